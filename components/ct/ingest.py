@@ -1,0 +1,109 @@
+"""One series in, one pool volume (or one rejection) out.
+
+Only values computed here reach the outputs: pseudonymous ids, the acquisition
+date, site, geometry and summary statistics. No header is copied, so names,
+birth dates and UIDs cannot leak into the pool.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import SimpleITK as sitk
+
+from components.atomic_write import atomic_path
+from components.ct.eligibility import (Eligibility, geometry_reasons, intensity_reasons,
+                                       physical_extent_mm, slice_thickness_mm)
+from components.ct.pseudonym import pseudonym
+from components.ct.resample import resample_isotropic
+from components.ct.series import SeriesError, read_series
+
+MANIFEST_COLUMNS = [
+    "ct_id", "patient_id", "acquisition_date", "site", "source_format", "n_slices",
+    "slice_thickness_mm", "orig_spacing_x_mm", "orig_spacing_y_mm", "orig_spacing_z_mm",
+    "z_extent_mm", "spacing_x_mm", "spacing_y_mm", "spacing_z_mm", "shape_x", "shape_y", "shape_z",
+    "hu_p01", "hu_max", "has_metal", "path",
+]
+REJECTED_COLUMNS = ["source", "reason"]
+
+
+@dataclass
+class IngestResult:
+    source: str
+    row: dict | None = None  # a manifest row when accepted
+    reason: str | None = None  # why not, when rejected
+
+    @property
+    def accepted(self) -> bool:
+        return self.row is not None
+
+
+def ingest_series(path: str | Path, root: str | Path, out_dir: str | Path, rules: Eligibility,
+                  spacing_mm: float, salt: str, metal_hu: float = 2500.0,
+                  metal_min_voxels: int = 100) -> IngestResult:
+    """Read, check, resample and write one series; never raises for bad input."""
+    path, root = Path(path), Path(root)
+    source = str(path.relative_to(root)) if path != root else "."
+    try:
+        series = read_series(path, root)
+        image = series.image
+        if image.GetDimension() != 3 or image.GetNumberOfComponentsPerPixel() != 1:
+            shape = image.GetSize() + ((image.GetNumberOfComponentsPerPixel(),)
+                                       if image.GetNumberOfComponentsPerPixel() > 1 else ())
+            kind = "2D image" if image.GetDimension() == 2 else f"{image.GetDimension()}D volume"
+            raise SeriesError(f"{kind} of size {tuple(shape)}; a CT series must be one 3D volume")
+        reasons = geometry_reasons(image, series.meta, rules)
+        hu = sitk.GetArrayViewFromImage(image)
+        if not reasons:  # values are only worth reading for an eligible geometry
+            reasons = intensity_reasons(hu, rules)
+        if reasons:
+            return IngestResult(source, reason="; ".join(reasons))
+        resampled = _resample_int16(image, spacing_mm)
+    except SeriesError as err:
+        return IngestResult(source, reason=str(err))
+
+    meta = series.meta
+    patient_id = pseudonym(salt, "patient", meta.patient_id, prefix="P")
+    ct_id = pseudonym(salt, "series", meta.patient_id, source, prefix="CT")
+    out = Path(out_dir) / f"{ct_id}.nii.gz"
+    with atomic_path(out) as tmp:
+        sitk.WriteImage(resampled, str(tmp), useCompression=True)
+        _verify_written(tmp, resampled)
+    values = sitk.GetArrayViewFromImage(resampled)
+    spacing = image.GetSpacing()
+    row = dict(
+        ct_id=ct_id, patient_id=patient_id, acquisition_date=meta.acquisition_date.isoformat(),
+        site=meta.site, source_format=meta.source_format, n_slices=image.GetSize()[2],
+        slice_thickness_mm=round(slice_thickness_mm(image, meta), 4),
+        orig_spacing_x_mm=round(spacing[0], 4), orig_spacing_y_mm=round(spacing[1], 4),
+        orig_spacing_z_mm=round(spacing[2], 4), z_extent_mm=round(float(physical_extent_mm(image)[2]), 1),
+        spacing_x_mm=resampled.GetSpacing()[0], spacing_y_mm=resampled.GetSpacing()[1],
+        spacing_z_mm=resampled.GetSpacing()[2], shape_x=resampled.GetSize()[0],
+        shape_y=resampled.GetSize()[1], shape_z=resampled.GetSize()[2],
+        hu_p01=float(np.percentile(values[::4, ::4, ::4], 1)), hu_max=float(values.max()),
+        has_metal=bool((values >= metal_hu).sum() >= metal_min_voxels),
+        path=f"ct/{out.name}",
+    )
+    return IngestResult(source, row=row)
+
+
+def _resample_int16(image: sitk.Image, spacing_mm: float) -> sitk.Image:
+    resampled = resample_isotropic(sitk.Cast(image, sitk.sitkFloat32), spacing_mm)
+    # Round, then clamp into int16 so extended-range metal cannot wrap around.
+    resampled = sitk.Clamp(sitk.Round(resampled), sitk.sitkFloat32, -32768, 32767)
+    return sitk.Cast(resampled, sitk.sitkInt16)
+
+
+def _verify_written(path: Path, expected: sitk.Image) -> None:
+    """Re-read the header of what was written: size, spacing and type must match."""
+    reader = sitk.ImageFileReader()
+    reader.SetFileName(str(path))
+    reader.ReadImageInformation()
+    ok = (reader.GetSize() == expected.GetSize()
+          and np.allclose(reader.GetSpacing(), expected.GetSpacing(), atol=1e-4)
+          and reader.GetPixelID() == sitk.sitkInt16)
+    if not ok:
+        raise OSError(f"{path}: written volume does not read back as written "
+                      f"(size {reader.GetSize()}, spacing {reader.GetSpacing()})")

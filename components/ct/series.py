@@ -1,0 +1,156 @@
+"""Finding and reading CT series: NIfTI files (with a JSON sidecar) and DICOM folders.
+
+A source is one NIfTI file (`*.nii`, `*.nii.gz`) or one folder of DICOM files.
+NIfTI carries no patient metadata, so it comes with a sidecar `<stem>.json` in
+dcm2niix/BIDS style: `PatientID`, `AcquisitionDate` (or `AcquisitionDateTime`),
+optional `InstitutionName` and `SliceThickness`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import SimpleITK as sitk
+
+from components.ct import dicom
+
+NIFTI_SUFFIXES = (".nii", ".nii.gz")
+# Files that may sit beside the CTs and are not series (sidecars, notes, the id salt).
+IGNORED_SUFFIXES = (".json", ".txt", ".md", ".csv", ".yaml", ".yml", ".dvc")
+
+
+class SeriesError(Exception):
+    """A series that cannot be used; the message is the reason a person reads."""
+
+
+@dataclass
+class SeriesMeta:
+    patient_id: str
+    acquisition_date: dt.date
+    site: str
+    slice_thickness_mm: float | None
+    source_format: str  # "nifti" | "dicom"
+
+
+@dataclass
+class CTSeries:
+    source: str  # path relative to the data root, as reported in rejected.csv
+    image: sitk.Image  # HU, as stored (not yet checked)
+    meta: SeriesMeta
+
+
+def is_nifti(path: Path) -> bool:
+    return path.name.endswith(NIFTI_SUFFIXES)
+
+
+def nifti_stem(path: Path) -> str:
+    return path.name[: -len(".nii.gz")] if path.name.endswith(".nii.gz") else path.stem
+
+
+def discover_sources(root: str | Path) -> list[Path]:
+    """Every candidate series under `root`, sorted: NIfTI files, DICOM folders, empty folders.
+
+    An empty folder is returned too, so that it is reported rather than silently skipped.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"{root}: no such folder of CT series")
+    sources = []
+    for folder in sorted([root, *(p for p in root.rglob("*") if p.is_dir())]):
+        if any(part.startswith(".") for part in folder.relative_to(root).parts):
+            continue  # hidden: .dvc, temporaries
+        entries = [p for p in folder.iterdir() if not p.name.startswith(".")]
+        files = [p for p in entries if p.is_file()]
+        niftis = [p for p in files if is_nifti(p)]
+        others = [p for p in files if not is_nifti(p) and not p.name.endswith(IGNORED_SUFFIXES)]
+        sources.extend(sorted(niftis))
+        if others or (not entries and folder != root):
+            sources.append(folder)
+    return sources
+
+
+def parse_date(value: str | None) -> dt.date | None:
+    """DICOM `YYYYMMDD`, ISO `YYYY-MM-DD` or an ISO datetime → date."""
+    if not value:
+        return None
+    text = str(value).strip()
+    for fmt in ("%Y%m%d", "%Y-%m-%d"):
+        try:
+            return dt.datetime.strptime(text[: len("2000-01-01") if "-" in text else 8], fmt).date()
+        except ValueError:
+            continue
+    return None
+
+
+def read_series(path: str | Path, root: str | Path) -> CTSeries:
+    """Read one source; raises SeriesError with a reason a person understands."""
+    path, root = Path(path), Path(root)
+    source = str(path.relative_to(root)) if path != root else "."
+    if path.is_dir():
+        image, meta = _read_dicom_folder(path)
+    else:
+        image, meta = _read_nifti(path)
+    return CTSeries(source=source, image=image, meta=meta)
+
+
+def _read_nifti(path: Path) -> tuple[sitk.Image, SeriesMeta]:
+    try:
+        image = sitk.ReadImage(str(path))
+    except RuntimeError as err:
+        raise SeriesError(f"unreadable NIfTI (corrupt or truncated file): {_first_line(err)}") from None
+    sidecar = path.with_name(nifti_stem(path) + ".json")
+    if not sidecar.exists():
+        raise SeriesError(f"no metadata sidecar {sidecar.name} (needs PatientID and AcquisitionDate)")
+    try:
+        fields = json.loads(sidecar.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise SeriesError(f"sidecar {sidecar.name} is not valid JSON: {err}") from None
+    date = parse_date(fields.get("AcquisitionDate") or fields.get("AcquisitionDateTime"))
+    if not fields.get("PatientID") or date is None:
+        raise SeriesError(f"sidecar {sidecar.name} lacks PatientID or a parseable AcquisitionDate")
+    thickness = fields.get("SliceThickness")
+    meta = SeriesMeta(patient_id=str(fields["PatientID"]), acquisition_date=date,
+                      site=str(fields.get("InstitutionName") or "unknown"),
+                      slice_thickness_mm=float(thickness) if thickness is not None else None,
+                      source_format="nifti")
+    return image, meta
+
+
+def _read_dicom_folder(folder: Path) -> tuple[sitk.Image, SeriesMeta]:
+    files = [p for p in sorted(folder.iterdir()) if p.is_file() and not p.name.startswith(".")]
+    if not files:
+        raise SeriesError("empty folder: no DICOM or NIfTI files")
+    dicoms = [p for p in files if dicom.is_dicom(p)]
+    if not dicoms:
+        raise SeriesError(f"no DICOM files among {len(files)} file(s) (no DICM preamble)")
+    series_ids = sitk.ImageSeriesReader.GetGDCMSeriesIDs(str(folder))
+    if len(series_ids) > 1:
+        raise SeriesError(f"{len(series_ids)} series in one folder; put each series in its own folder")
+    names = sitk.ImageSeriesReader.GetGDCMSeriesFileNames(str(folder), series_ids[0]) if series_ids else []
+    if not names:
+        raise SeriesError("DICOM files found but no readable image series (corrupt headers?)")
+    try:
+        header = dicom.read_header(names[0])
+        reader = sitk.ImageSeriesReader()
+        reader.SetFileNames(names)
+        image = reader.Execute()
+    except Exception as err:  # pydicom and GDCM raise many kinds on broken files
+        raise SeriesError(f"unreadable DICOM series (corrupt or truncated file): {_first_line(err)}") from None
+    if header.get("Modality") not in (None, "CT"):
+        raise SeriesError(f"modality is {header['Modality']}, not CT")
+    date = parse_date(header["AcquisitionDate"] or header["SeriesDate"] or header["StudyDate"])
+    if not header["PatientID"] or date is None:
+        raise SeriesError("DICOM header lacks PatientID or an acquisition/series/study date")
+    meta = SeriesMeta(patient_id=header["PatientID"], acquisition_date=date,
+                      site=header["InstitutionName"] or "unknown",
+                      slice_thickness_mm=header["SliceThickness"], source_format="dicom")
+    return image, meta
+
+
+def _first_line(err: Exception) -> str:
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    # ITK's messages open with a source location; the reason is the last line.
+    return lines[-1][:200] if lines else type(err).__name__

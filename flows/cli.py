@@ -1,0 +1,100 @@
+"""The `radrotator` command.
+
+    radrotator synth-ct OUT [--n N] [--seed S] [--if-empty]   synthetic pelvis CT series
+    radrotator ingest SRC OUT [--salt-file F]                 build a CT pool (the ct_pool flow)
+    radrotator new-salt FILE                                  a fresh pseudonymisation salt
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+from components.params import load_params
+
+
+def synth_ct(args) -> int:
+    from components.ct import synthetic
+    from components.ct.series import discover_sources
+
+    cfg = load_params(args.params).get("synthetic", {}) if Path(args.params).exists() else {}
+    n = args.n if args.n is not None else int(cfg.get("n_series", 12))
+    seed = args.seed if args.seed is not None else int(cfg.get("seed", 0))
+    out = Path(args.out)
+    if args.if_empty and out.is_dir() and discover_sources(out):
+        print(f"{out} already holds CT series; nothing generated")
+        return 0
+    out.mkdir(parents=True, exist_ok=True)
+    plans = synthetic.plan_pool(n, seed, dicom_every=int(cfg.get("dicom_every", 4)),
+                                inplane_mm=tuple(cfg.get("inplane_mm", (1.4, 2.0))))
+    workers = args.workers or min(len(plans), os.cpu_count() or 1)
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        for path in pool.map(synthetic.write_series, plans, [seed] * len(plans), [out] * len(plans)):
+            print(f"wrote {path}")
+    salt = out / "id_salt.txt"
+    salt.write_text(synthetic.synthetic_salt(seed) + "\n")
+    n_bad = sum(p.kind != "eligible" for p in plans)
+    print(f"{len(plans)} series ({n_bad} deliberately ineligible) from "
+          f"{len({p.patient for p in plans})} patients in {out}; salt in {salt}")
+    return 0
+
+
+def ingest(args) -> int:
+    from flows import ct_pool
+
+    salt_file = args.salt_file or str(Path(args.src) / "id_salt.txt")
+    try:
+        summary = ct_pool.run(args.params, src=args.src, out=args.out, salt_file=salt_file)
+    except Exception as err:
+        print(f"ingest failed: {err}", file=sys.stderr)
+        return 1
+    print(f"see {Path(args.out) / 'manifest.csv'} and {Path(args.out) / 'rejected.csv'}; {summary}")
+    return 0
+
+
+def new_salt(args) -> int:
+    from components.ct.pseudonym import new_salt as write_salt
+
+    try:
+        print(f"wrote {write_salt(args.file)}: keep it with the raw data, out of git")
+    except FileExistsError as err:
+        print(err, file=sys.stderr)
+        return 1
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="radrotator", description="RadRotator: rotate radiographs in 3D.")
+    parser.add_argument("--params", default="params.yaml", help="parameters file (default: params.yaml)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("synth-ct", help="write synthetic pelvis CT series (NIfTI + DICOM)")
+    p.add_argument("out")
+    p.add_argument("--n", type=int, help="number of series (default: params synthetic.n_series)")
+    p.add_argument("--seed", type=int, help="random seed (default: params synthetic.seed)")
+    p.add_argument("--workers", type=int, help="processes (default: all cores)")
+    p.add_argument("--if-empty", action="store_true", help="do nothing when OUT already holds CT series")
+    p.set_defaults(func=synth_ct)
+
+    p = sub.add_parser("ingest", help="build a CT pool from a folder of NIfTI files and DICOM series")
+    p.add_argument("src")
+    p.add_argument("out")
+    p.add_argument("--salt-file", help="pseudonymisation salt (default: SRC/id_salt.txt)")
+    p.set_defaults(func=ingest)
+
+    p = sub.add_parser("new-salt", help="write a fresh random salt for pseudonymous ids")
+    p.add_argument("file")
+    p.set_defaults(func=new_salt)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
