@@ -51,7 +51,8 @@ def ingest(args) -> int:
     except Exception as err:
         print(f"ingest failed: {err}", file=sys.stderr)
         return 1
-    print(f"see {Path(args.out) / 'manifest.csv'} and {Path(args.out) / 'rejected.csv'}; {summary}")
+    print(f"{summary['accepted']} volumes from {summary['patients']} patients in {Path(args.out) / 'ct'}; "
+          f"{summary['rejected']} series rejected, reasons in {Path(args.out) / 'rejected.csv'}")
     return 0
 
 

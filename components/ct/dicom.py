@@ -86,6 +86,30 @@ def read_header(path: str | Path) -> dict:
     return values
 
 
+def slice_gap_error(files: list[str], tolerance: float = 0.1) -> str | None:
+    """A reason when the slices are unevenly spaced along their normal (missing slices), else None.
+
+    `files` must be in GDCM's stacking order. Also catches a pixel payload cut short.
+    """
+    positions, normal = [], None
+    for name in files:
+        ds = pydicom.dcmread(name, specific_tags=["ImagePositionPatient", "ImageOrientationPatient",
+                                                  "Rows", "Columns", "BitsAllocated", "PixelData"])
+        expected = int(ds.Rows) * int(ds.Columns) * int(ds.BitsAllocated) // 8
+        if "PixelData" not in ds or len(ds.PixelData) < expected:
+            return f"{Path(name).name}: pixel data cut short (truncated file)"
+        if normal is None:
+            cosines = np.asarray(ds.ImageOrientationPatient, float)
+            normal = np.cross(cosines[:3], cosines[3:])
+        positions.append(float(np.asarray(ds.ImagePositionPatient, float) @ normal))
+    steps = np.abs(np.diff(positions))
+    if len(steps) and (steps.max() - steps.min()) > tolerance * np.median(steps):
+        worst = int(np.argmax(steps))
+        return (f"missing or unevenly spaced slices: {steps.max():.2f} mm gap after "
+                f"{Path(files[worst]).name}, usual spacing {np.median(steps):.2f} mm")
+    return None
+
+
 def is_dicom(path: Path) -> bool:
     """True for a file with the DICOM preamble (the `DICM` magic at byte 128)."""
     try:

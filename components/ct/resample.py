@@ -35,6 +35,8 @@ def resample_isotropic(image: sitk.Image, spacing_mm: float, interpolator=sitk.s
     lo, hi = corners.min(0), corners.max(0)
     new_size = np.maximum(1, np.round((hi - lo) / spacing_mm)).astype(int)
     new_origin = lo + spacing_mm / 2.0
+    # Border voxels whose centres fall between the input's last centre and its edge are
+    # extrapolated from the nearest voxel rather than set to air.
     return sitk.Resample(image, [int(v) for v in new_size], sitk.Transform(), interpolator,
                          [float(v) for v in new_origin], [float(spacing_mm)] * 3,
-                         np.eye(3).ravel().tolist(), AIR_HU, sitk.sitkFloat32)
+                         np.eye(3).ravel().tolist(), AIR_HU, sitk.sitkFloat32, True)

@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
+import nibabel as nib
+import numpy as np
 import SimpleITK as sitk
+from nibabel.filebasedimages import ImageFileError
 
 from components.ct import dicom
 
@@ -97,10 +101,14 @@ def read_series(path: str | Path, root: str | Path) -> CTSeries:
 
 
 def _read_nifti(path: Path) -> tuple[sitk.Image, SeriesMeta]:
+    # nibabel, not ITK, reads the voxels: ITK silently zero-fills a truncated .nii.gz
+    # and drops NaNs, both of which must be caught here.
     try:
-        image = sitk.ReadImage(str(path))
-    except RuntimeError as err:
+        nifti = nib.load(str(path))
+        voxels = nifti.get_fdata(dtype=np.float32)
+    except (OSError, EOFError, ValueError, zlib.error, ImageFileError) as err:
         raise SeriesError(f"unreadable NIfTI (corrupt or truncated file): {_first_line(err)}") from None
+    image = nifti_to_sitk(voxels, nifti.affine)
     sidecar = path.with_name(nifti_stem(path) + ".json")
     if not sidecar.exists():
         raise SeriesError(f"no metadata sidecar {sidecar.name} (needs PatientID and AcquisitionDate)")
@@ -119,6 +127,22 @@ def _read_nifti(path: Path) -> tuple[sitk.Image, SeriesMeta]:
     return image, meta
 
 
+def nifti_to_sitk(voxels: np.ndarray, affine: np.ndarray) -> sitk.Image:
+    """nibabel array (i, j, k) + RAS affine → SimpleITK image in LPS patient coordinates."""
+    while voxels.ndim > 3 and voxels.shape[-1] == 1:
+        voxels = voxels[..., 0]
+    image = sitk.GetImageFromArray(np.ascontiguousarray(voxels.T), isVector=False)
+    if voxels.ndim != 3:
+        return image  # rejected downstream, with its dimensionality in the reason
+    ras_to_lps = np.diag([-1.0, -1.0, 1.0])
+    linear = ras_to_lps @ affine[:3, :3]
+    spacing = np.linalg.norm(linear, axis=0)
+    image.SetSpacing([float(v) for v in spacing])
+    image.SetDirection((linear / spacing).ravel().tolist())
+    image.SetOrigin([float(v) for v in ras_to_lps @ affine[:3, 3]])
+    return image
+
+
 def _read_dicom_folder(folder: Path) -> tuple[sitk.Image, SeriesMeta]:
     files = [p for p in sorted(folder.iterdir()) if p.is_file() and not p.name.startswith(".")]
     if not files:
@@ -132,6 +156,17 @@ def _read_dicom_folder(folder: Path) -> tuple[sitk.Image, SeriesMeta]:
     names = sitk.ImageSeriesReader.GetGDCMSeriesFileNames(str(folder), series_ids[0]) if series_ids else []
     if not names:
         raise SeriesError("DICOM files found but no readable image series (corrupt headers?)")
+    # GDCM leaves broken files out and stacks the rest as if nothing were missing.
+    if len(names) < len(dicoms):
+        left_out = sorted({Path(p).name for p in map(str, dicoms)} - {Path(n).name for n in names})
+        raise SeriesError(f"{len(left_out)} of {len(dicoms)} DICOM files unreadable or not in the "
+                          f"series (corrupt or truncated? e.g. {left_out[0]}): slices would be missing")
+    try:
+        gap = dicom.slice_gap_error(names)
+    except Exception as err:
+        raise SeriesError(f"unreadable DICOM series (corrupt or truncated file): {_first_line(err)}") from None
+    if gap:
+        raise SeriesError(gap)
     try:
         header = dicom.read_header(names[0])
         reader = sitk.ImageSeriesReader()

@@ -1,0 +1,82 @@
+"""Shared fixtures: a temporary Prefect home and server, and tiny CT series on disk."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+# Before anything imports Prefect: a throw-away home, so tests never touch ~/.prefect
+# or the project's .prefect.
+os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="radrotator-prefect-")
+os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] = "120"
+os.environ["GX_ANALYTICS_ENABLED"] = "false"
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import SimpleITK as sitk  # noqa: E402
+
+from components.ct.eligibility import Eligibility  # noqa: E402
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+SALT = "test-salt-0123456789abcdef"
+
+
+@pytest.fixture(scope="session")
+def prefect_server():
+    """One real Prefect server for the session; yields its API URL."""
+    from prefect.settings import PREFECT_API_URL
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield PREFECT_API_URL.value()
+
+
+def tiny_ct(shape_zyx=(130, 32, 32), spacing_xyz=(10.0, 10.0, 1.5), body_hu=40.0,
+            bone_hu=700.0) -> np.ndarray:
+    """A small axial 'CT': air, an elliptic body, a bone rod; HU as float32 (z, y, x)."""
+    z, y, x = np.indices(shape_zyx, dtype=np.float32)
+    ny, nx = shape_zyx[1:]
+    r = ((x - nx / 2 + 0.5) / (0.42 * nx)) ** 2 + ((y - ny / 2 + 0.5) / (0.32 * ny)) ** 2
+    hu = np.full(shape_zyx, -1000.0, np.float32)
+    hu[r <= 1] = body_hu
+    hu[((x - nx / 2) ** 2 + (y - ny / 2) ** 2) <= 4] = bone_hu
+    return hu
+
+
+def write_nifti(path: Path, array: np.ndarray, spacing=(10.0, 10.0, 1.5), origin=(0.0, 0.0, 0.0),
+                direction=None, meta: dict | None = None, pixel=None) -> Path:
+    """Write a NIfTI via SimpleITK plus a dcm2niix-style sidecar (unless meta is False)."""
+    image = sitk.GetImageFromArray(array if pixel is None else array.astype(pixel))
+    if array.ndim == 3:
+        image.SetSpacing(spacing)
+        image.SetOrigin(origin)
+        if direction is not None:
+            image.SetDirection(np.asarray(direction, float).ravel().tolist())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sitk.WriteImage(image, str(path), useCompression=path.name.endswith(".gz"))
+    if meta is not False:
+        fields = {"PatientID": "MRN-1", "AcquisitionDate": "2015-06-01", "InstitutionName": "Test Site",
+                  **(meta or {})}
+        stem = path.name[: -len(".nii.gz")] if path.name.endswith(".nii.gz") else path.stem
+        path.with_name(stem + ".json").write_text(json.dumps(fields))
+    return path
+
+
+@pytest.fixture
+def rules() -> Eligibility:
+    return Eligibility()
+
+
+@pytest.fixture
+def pool_params(tmp_path) -> Path:
+    """A params.yaml for fast runs on tiny volumes (4 mm pool voxels)."""
+    import yaml
+
+    params = yaml.safe_load((PROJECT_ROOT / "params.yaml").read_text())
+    params["ct_pool"]["spacing_mm"] = 4.0
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(params))
+    return path
