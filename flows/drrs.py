@@ -1,0 +1,147 @@
+"""Stage `drrs`: every pool CT → one shard of DRRs at the report's pose protocol.
+
+    python -m flows.drrs [--params params.yaml]
+
+One mapped Prefect task per CT. `drrs.task_runner: threads` uses this machine;
+`dask` runs the same tasks on a Dask cluster (`drrs.dask_address`, or a local
+one with `drrs.workers` processes). Dask worker processes report to the Prefect
+server in $PREFECT_API_URL; without one, each starts its own temporary server.
+Shards already current (same configuration hash) are kept, so an interrupted
+run resumes; a shard is written to a temporary name and renamed, so none is
+ever partial. Results depend only on the seed and the CT, not on the workers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from prefect import flow, task, unmapped
+from prefect.cache_policies import NO_CACHE
+from prefect.futures import as_completed
+from prefect.task_runners import ThreadPoolTaskRunner
+from rich.progress import Progress
+
+from components.atomic_write import atomic_path, remove_stale_temporaries, write_csv_atomic
+from components.drr.contact_sheet import contact_sheet
+from components.drr.render import DRRConfig, ShardResult, load_volume, render_ct_shard
+from components.drr.projector import TorchProjector, rescale_unit
+from components.drr.shards import SHARD_SUFFIX, Shard
+from components.params import load_params
+from components.validation.drr_index import INDEX_COLUMNS, validate_drrs
+
+
+@task(name="render-ct", cache_policy=NO_CACHE, task_run_name="drrs {ct_id}")
+def render(ct_path: str, ct_id: str, out_dir: str, config: DRRConfig, torch_threads: int) -> ShardResult:
+    torch.set_num_threads(torch_threads)
+    return render_ct_shard(ct_path, ct_id, out_dir, config)
+
+
+@flow(name="drrs", log_prints=True)
+def drrs(pool: str, out: str, config: DRRConfig, torch_threads: int = 1,
+         sheet_cts: int = 4, sheet_poses: list | None = None, validate_sample: int = 8) -> dict:
+    pool_dir, out_dir = Path(pool), Path(out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if stale := remove_stale_temporaries(out_dir):
+        print(f"removed {stale} partial shard(s) left by an interrupted run")
+    manifest = pd.read_csv(pool_dir / "manifest.csv")
+    futures = render.map([str(pool_dir / p) for p in manifest["path"]], list(manifest["ct_id"]),
+                         unmapped(str(out_dir)), unmapped(config), unmapped(torch_threads))
+    results: list[ShardResult] = []
+    with Progress(transient=True) as bar:
+        job = bar.add_task("rendering DRRs", total=len(futures))
+        for future in as_completed(futures):
+            results.append(future.result())
+            bar.advance(job)
+            r = results[-1]
+            print(f"[{len(results)}/{len(futures)}] {r.ct_id}: " + ("current, kept" if r.skipped else f"{r.n_drrs} DRRs"))
+
+    keep = {f"{c}{SHARD_SUFFIX}" for c in manifest["ct_id"]}
+    for orphan in out_dir.glob(f"*{SHARD_SUFFIX}"):
+        if orphan.name not in keep:
+            orphan.unlink()  # a CT no longer in the pool
+    patient = dict(zip(manifest["ct_id"], manifest["patient_id"]))
+    pixels = config.geometry.pixels
+    index = pd.DataFrame([{"ct_id": r.ct_id, "patient_id": patient[r.ct_id], "path": r.path.name,
+                           "n_drrs": r.n_drrs, "height": pixels, "width": pixels, "backend": config.backend,
+                           "config_hash": config.hash} for r in sorted(results, key=lambda r: r.ct_id)],
+                         columns=INDEX_COLUMNS)
+    rng = np.random.default_rng(config.seed)
+    sample = rng.choice(len(index), size=min(validate_sample, len(index)), replace=False)
+    shards = [Shard(out_dir / index["path"].iloc[i]) for i in sorted(sample)]
+    for shard in shards:  # index rows must describe the shards they point to
+        row = index[index["ct_id"] == shard.meta["ct_id"]].iloc[0]
+        row_n, row_h = int(row["n_drrs"]), int(row["height"])
+        if len(shard) != row_n or shard.images.shape[1] != row_h:
+            raise ValueError(f"{shard.path}: {len(shard)} DRRs of {shard.images.shape[1:]} px, index says "
+                             f"{row_n} of {row_h} px")
+    validate_drrs(index, shards, list(manifest["ct_id"]), config.drrs_per_ct, pixels, where=str(out_dir))
+    write_csv_atomic(index, out_dir / "index.csv")
+    write_contact_sheet(pool_dir, manifest, out_dir / "contact_sheet.png", config, sheet_cts, sheet_poses)
+    summary = {"cts": len(index), "drrs": int(index["n_drrs"].sum()),
+               "rendered": sum(not r.skipped for r in results)}
+    print(f"drrs: {summary['drrs']} DRRs of {pixels}² from {summary['cts']} CTs "
+          f"({summary['rendered']} rendered, {summary['cts'] - summary['rendered']} kept)")
+    return summary
+
+
+def write_contact_sheet(pool_dir: Path, manifest: pd.DataFrame, path: Path, config: DRRConfig,
+                        n_cts: int, poses: list | None) -> None:
+    poses = np.asarray(poses or [[0, 0, 0], [15, 0, 0], [0, 15, 0], [0, 0, 15], [-10, 10, -10]], float)
+    rows, labels = [], []
+    for _, row in manifest.head(n_cts).iterrows():
+        projector = TorchProjector(load_volume(pool_dir / row["path"], config), config.geometry, config.physics)
+        with torch.inference_mode():
+            images, _, _ = rescale_unit(projector.render(poses))
+        rows.append(list(images.numpy()))
+        labels.append(row["ct_id"] + (" (metal)" if row["has_metal"] else ""))
+    sheet = contact_sheet(rows, labels, [f"x{p[0]:+.0f} y{p[1]:+.0f} z{p[2]:+.0f}" for p in poses])
+    with atomic_path(path) as tmp:
+        sheet.save(tmp, format="PNG")
+
+
+def task_runner(cfg: dict):
+    if cfg["task_runner"] == "threads":
+        return ThreadPoolTaskRunner(max_workers=int(cfg["workers"]))
+    if cfg["task_runner"] == "dask":
+        from prefect_dask import DaskTaskRunner
+
+        if cfg.get("dask_address"):
+            return DaskTaskRunner(address=cfg["dask_address"])
+        return DaskTaskRunner(cluster_kwargs={"n_workers": int(cfg["workers"]), "threads_per_worker": 1,
+                                              "processes": True, "dashboard_address": None})
+    raise ValueError(f"drrs.task_runner must be 'threads' or 'dask', not {cfg['task_runner']!r}")
+
+
+def run(params_path: str = "params.yaml", **overrides) -> dict:
+    params = load_params(params_path)
+    cfg = {**params["drrs"], **overrides}
+    workers = int(cfg["workers"])
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    torch.set_num_threads(threads)
+    sheet = cfg.get("contact_sheet", {})
+    return drrs.with_options(task_runner=task_runner(cfg))(
+        pool=params["ct_pool"]["out"], out=cfg["out"], config=DRRConfig.from_params(cfg), torch_threads=threads,
+        sheet_cts=int(sheet.get("n_ct", 4)), sheet_poses=sheet.get("poses"),
+        validate_sample=int(cfg["validate_sample"]))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m flows.drrs", description=__doc__.splitlines()[0])
+    parser.add_argument("--params", default="params.yaml")
+    args = parser.parse_args(argv)
+    try:
+        run(args.params)
+    except Exception as err:
+        print(f"drrs failed: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
