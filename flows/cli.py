@@ -3,6 +3,7 @@
     radrotator synth-ct OUT [--n N] [--seed S] [--if-empty]   synthetic pelvis CT series
     radrotator ingest SRC OUT [--salt-file F]                 build a CT pool (the ct_pool flow)
     radrotator new-salt FILE                                  a fresh pseudonymisation salt
+    radrotator drr CT --angles X Y Z --out PNG [--pixels N]   one DRR of a pool volume
 """
 
 from __future__ import annotations
@@ -67,6 +68,35 @@ def new_salt(args) -> int:
     return 0
 
 
+def drr(args) -> int:
+    import dataclasses
+
+    import torch
+    from PIL import Image
+
+    from components.drr.contact_sheet import to_png_array
+    from components.drr.render import DRRConfig, load_volume
+    from components.drr.projector import TorchProjector, rescale_unit
+
+    config = DRRConfig.from_params(load_params(args.params)["drrs"])
+    if args.pixels:
+        config = dataclasses.replace(config, geometry=dataclasses.replace(config.geometry, pixels=args.pixels))
+    if max(abs(a) for a in args.angles) > 15:
+        print(f"note: {args.angles} lies outside the ±15° the model is trained on", file=sys.stderr)
+    try:
+        volume = load_volume(args.ct, config)
+    except (RuntimeError, ValueError, OSError) as err:
+        print(f"{args.ct}: {err}", file=sys.stderr)
+        return 1
+    with torch.inference_mode():
+        image, _, _ = rescale_unit(TorchProjector(volume, config.geometry, config.physics).render([args.angles]))
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(to_png_array(image[0].numpy())).save(args.out)
+    print(f"wrote {args.out} ({config.geometry.pixels}² DRR at x={args.angles[0]:g}° y={args.angles[1]:g}° "
+          f"z={args.angles[2]:g}°)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="radrotator", description="RadRotator: rotate radiographs in 3D.")
     parser.add_argument("--params", default="params.yaml", help="parameters file (default: params.yaml)")
@@ -89,6 +119,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("new-salt", help="write a fresh random salt for pseudonymous ids")
     p.add_argument("file")
     p.set_defaults(func=new_salt)
+
+    p = sub.add_parser("drr", help="render one DRR of a pool CT volume (pool/ct/<ct_id>.nii.gz)")
+    p.add_argument("ct")
+    p.add_argument("--angles", nargs=3, type=float, default=[0.0, 0.0, 0.0], metavar=("X", "Y", "Z"),
+                   help="rotation in degrees about x (left-right), y (antero-posterior), z (head-foot)")
+    p.add_argument("--out", required=True, help="PNG to write")
+    p.add_argument("--pixels", type=int, help="detector size (default: params drrs.geometry.pixels)")
+    p.set_defaults(func=drr)
     return parser
 
 

@@ -80,3 +80,41 @@ def pool_params(tmp_path) -> Path:
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump(params))
     return path
+
+
+@pytest.fixture
+def tiny_pool(tmp_path):
+    """A pool of 8 small CTs from 8 patients (4 mm voxels): pool/ct + manifest.csv."""
+    import pandas as pd
+
+    from components.ct.ingest import MANIFEST_COLUMNS, ingest_series
+
+    src, pool = tmp_path / "src", tmp_path / "pool"
+    rows = []
+    for k in range(8):
+        hu = tiny_ct(body_hu=20.0 + 5 * k, bone_hu=600.0 + 60 * k)
+        hu[60 + k * 4: 70 + k * 4, 10:14, 8 + k: 12 + k] = 1200.0  # something off-centre to rotate
+        path = write_nifti(src / f"ct{k}.nii.gz", hu, meta={
+            "PatientID": f"MRN{k}", "AcquisitionDate": f"{2001 + 2 * k}-03-01", "SliceThickness": 1.0 + 0.05 * k})
+        result = ingest_series(path, src, pool / "ct", Eligibility(), 4.0, SALT)
+        assert result.accepted, result.reason
+        rows.append(result.row)
+    pd.DataFrame(rows, columns=MANIFEST_COLUMNS).to_csv(pool / "manifest.csv", index=False)
+    return pool
+
+
+def small_params(tmp_path, pool: Path, **drrs) -> Path:
+    """params.yaml pointing at `pool`, with tiny DRRs (16 px, 5 per CT)."""
+    import yaml
+
+    params = yaml.safe_load((PROJECT_ROOT / "params.yaml").read_text())
+    params["ct_pool"]["out"] = str(pool)
+    params["drrs"].update({"out": str(tmp_path / "drrs"), "drrs_per_ct": 5, "volume_spacing_mm": 4.0,
+                           "validate_sample": 8, "contact_sheet": {"n_ct": 2, "poses": [[0, 0, 0], [15, 0, 0]]}})
+    params["drrs"]["geometry"]["pixels"] = 16
+    params["drrs"].update(drrs)
+    params["folds"]["out"] = str(tmp_path / "folds")
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(params))
+    return path

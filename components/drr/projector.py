@@ -27,7 +27,7 @@ BACKENDS = ("torch", "deepdrr")
 class Physics:
     kvp: float = 90.0
     filtration_mm_al: float = 2.5
-    scatter_fraction: float = 0.1  # scatter-to-primary ratio of the kernel scatter model
+    scatter_fraction: float = 0.1  # kernel scatter: scatter-to-primary ratio per unit attenuation
     scatter_sigma_mm: float = 30.0  # at the detector
     photons_per_pixel: float = 0.0  # unattenuated quanta per pixel; 0 = no quantum noise
 
@@ -146,10 +146,13 @@ class TorchProjector:
         paths = line_integrals(self.volume, origins, directions).float()  # (B, M, r, c)
         attenuation = torch.einsum("bmrc,me->berc", paths, self.mu)
         primary = torch.einsum("berc,e->brc", torch.exp(-attenuation), self.weights)
-        spr = self.physics.scatter_fraction
-        if spr > 0:
-            scatter = _blur(primary, self.kernel)
-            primary = (primary + spr * scatter) / (1.0 + spr)  # flat field: air reads 1
+        s = self.physics.scatter_fraction
+        if s > 0:
+            # Scatter arises where photons interact: a broad blur of primary × attenuation,
+            # so the local scatter-to-primary ratio is s·τ (zero in air; ~0.5 behind a
+            # pelvis at s = 0.1, as with an anti-scatter grid).
+            attenuation_depth = -torch.log(primary.clamp_min(1e-12))
+            primary = primary + s * _blur(primary * attenuation_depth, self.kernel)
         return primary
 
     def render(self, poses_deg: np.ndarray, generator: torch.Generator | None = None) -> torch.Tensor:

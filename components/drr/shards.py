@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -68,5 +69,5 @@ def shard_is_current(path: Path, expected_hash: str) -> bool:
     try:
         with np.load(path, allow_pickle=False) as data:
             return json.loads(str(data["meta"])).get("config_hash") == expected_hash
-    except (OSError, ValueError, KeyError, json.JSONDecodeError):
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):  # JSONDecodeError is a ValueError
         return False  # unreadable: render it again

@@ -21,7 +21,7 @@ def sh(*cmd, cwd, env):
     return done.stdout
 
 
-def test_dvc_repro_builds_the_pool_then_is_cached(tmp_path, prefect_server):
+def test_dvc_repro_through_folds_then_is_cached(tmp_path, prefect_server):
     repo = tmp_path / "project"
     repo.mkdir()
     for name in ("dvc.yaml", "params.yaml", ".dvcignore"):
@@ -30,10 +30,11 @@ def test_dvc_repro_builds_the_pool_then_is_cached(tmp_path, prefect_server):
         shutil.copytree(PROJECT_ROOT / package, repo / package,
                         ignore=shutil.ignore_patterns("__pycache__"))
     params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["synthetic"]["inplane_mm"] = [4.0, 4.0]  # small phantoms, same anatomy
     params["ct_pool"]["spacing_mm"] = 4.0
+    params["drrs"].update({"drrs_per_ct": 5, "volume_spacing_mm": 4.0})
+    params["drrs"]["geometry"]["pixels"] = 16
     (repo / "params.yaml").write_text(yaml.safe_dump(params))
-    dvc_yaml = yaml.safe_load((repo / "dvc.yaml").read_text())
-    (repo / "dvc.yaml").write_text(yaml.safe_dump({"stages": {"ct_pool": dvc_yaml["stages"]["ct_pool"]}}))
 
     bin_dir = str(Path(sys.executable).parent)
     env = {**os.environ, "PATH": bin_dir + os.pathsep + os.environ["PATH"], "PREFECT_API_URL": prefect_server,
@@ -42,19 +43,22 @@ def test_dvc_repro_builds_the_pool_then_is_cached(tmp_path, prefect_server):
     sh("git", "init", "-q", cwd=repo, env=env)
     sh("dvc", "init", "-q", cwd=repo, env=env)
     sh("dvc", "config", "core.analytics", "false", cwd=repo, env=env)
-    sh(sys.executable, "-m", "flows.cli", "synth-ct", "data/ct", "--n", "5", "--seed", "7", cwd=repo, env=env)
+    sh(sys.executable, "-m", "flows.cli", "synth-ct", "data/ct", "--n", "12", "--seed", "3", cwd=repo, env=env)
     sh("dvc", "add", "data", "-q", cwd=repo, env=env)
     sh("git", "add", "-A", cwd=repo, env=env)
     sh("git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "data", cwd=repo, env=env)
 
-    sh("dvc", "repro", "ct_pool", cwd=repo, env=env)
+    sh("dvc", "repro", "folds", cwd=repo, env=env)
     manifest = pd.read_csv(repo / "pool" / "manifest.csv")
     rejected = pd.read_csv(repo / "pool" / "rejected.csv")
-    assert len(manifest) + len(rejected) == 5 and len(rejected) == 2
+    assert len(manifest) + len(rejected) == 12 and len(rejected) == 3
     assert set(manifest["spacing_z_mm"]) == {4.0}
+    index = pd.read_csv(repo / "drrs" / "index.csv")
+    assert sorted(index["ct_id"]) == sorted(manifest["ct_id"]) and set(index["n_drrs"]) == {5}
+    folds = pd.read_csv(repo / "folds" / "folds.csv")
+    assert sorted(folds["ct_id"]) == sorted(manifest["ct_id"]) and set(folds["fold"]) == set(range(1, 8))
     lock = yaml.safe_load((repo / "dvc.lock").read_text())
-    assert {o["path"] for o in lock["stages"]["ct_pool"]["outs"]} == {"pool/ct", "pool/manifest.csv",
-                                                                      "pool/rejected.csv"}
-    again = sh("dvc", "repro", "ct_pool", cwd=repo, env=env)
-    assert "didn't change, skipping" in again
+    assert set(lock["stages"]) == {"ct_pool", "drrs", "folds"}
+    again = sh("dvc", "repro", "folds", cwd=repo, env=env)
+    assert all(f"Stage '{s}' didn't change, skipping" in again for s in ("ct_pool", "drrs", "folds"))
     assert "up to date" in sh("dvc", "status", cwd=repo, env=env)
