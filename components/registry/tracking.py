@@ -1,0 +1,73 @@
+"""MLflow conventions: where runs live, what a run records, how a model is registered.
+
+Tracking store: `sqlite:///<project>/mlruns/mlflow.db` with artifacts in
+`mlruns/artifacts` (MLflow 3's file store is in maintenance mode). One setting
+points everything at a server instead: MLFLOW_TRACKING_URI.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import mlflow
+import yaml
+from mlflow import MlflowClient
+
+MODEL_NAME = "radrotator"
+PIP_REQUIREMENTS = ["torch==2.13.0", "monai==1.6.1", "einops>=0.8,<0.9", "safetensors>=0.8,<0.9",
+                    "scikit-image>=0.26,<0.27", "imageio>=2.38,<3", "pandas>=3.1,<3.2", "mlflow>=3.17,<3.18"]
+
+
+def configure(project_root: str | Path, experiment: str = "radrotator") -> str:
+    """Set the tracking URI (env wins) and the experiment; returns the URI."""
+    root = Path(project_root).resolve()
+    uri = os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{root / 'mlruns' / 'mlflow.db'}"
+    (root / "mlruns").mkdir(exist_ok=True)
+    mlflow.set_tracking_uri(uri)
+    if mlflow.get_experiment_by_name(experiment) is None:
+        location = None if uri.startswith("http") else (root / "mlruns" / "artifacts").as_uri()
+        mlflow.create_experiment(experiment, artifact_location=location)
+    mlflow.set_experiment(experiment)
+    return uri
+
+
+def flatten(tree: dict, prefix: str = "") -> dict[str, str]:
+    flat = {}
+    for key, value in tree.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(flatten(value, f"{name}."))
+        else:
+            flat[name] = str(value)[:500]
+    return flat
+
+
+def lineage(project_root: str | Path) -> dict[str, str]:
+    """Git commit and the data hashes DVC recorded (dvc.lock), for the run's tags."""
+    root = Path(project_root)
+    tags = {}
+    try:
+        tags["git_commit"] = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
+                                            text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        tags["git_commit"] = "unknown"
+    lock = root / "dvc.lock"
+    if lock.exists():
+        for stage, body in (yaml.safe_load(lock.read_text()) or {}).get("stages", {}).items():
+            for out in body.get("outs", []):
+                tags[f"dvc.{stage}.{out['path']}"] = out.get("md5", "")
+    return tags
+
+
+def log_and_register(model_dir: str | Path, alias: str = "challenger") -> tuple[str, str]:
+    """Log the exported model as a pyfunc in the active run, register it, set `alias`."""
+    from components.registry.pyfunc import SIGNATURE, RadRotatorPyfunc
+
+    info = mlflow.pyfunc.log_model(name="model", python_model=RadRotatorPyfunc(),
+                                   artifacts={"model_dir": str(model_dir)}, signature=SIGNATURE,
+                                   pip_requirements=PIP_REQUIREMENTS)
+    version = mlflow.register_model(info.model_uri, MODEL_NAME)
+    MlflowClient().set_registered_model_alias(MODEL_NAME, alias, version.version)
+    return info.model_uri, str(version.version)

@@ -1,0 +1,148 @@
+"""Lightning module and data module for RadRotator training (Mediffusion-style).
+
+The module holds the U-Net, its EMA copy (decay 0.9999 in the paper profile;
+used for validation and export), the hybrid loss and Lion. Guidance dropout
+replaces the angles of a sample by NaN (→ the null embedding) with p = 0.1.
+Checkpoints carry the RNG states too, so a resumed run continues exactly.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import asdict, dataclass
+
+import lightning as L
+import numpy as np
+import pandas as pd
+import torch
+from lion_pytorch import Lion
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from torch.utils.data import DataLoader, Dataset
+
+from components.data.pairs import DRRPairs
+from components.data.transforms import evaluation_transforms, training_transforms
+from components.models.diffusion import HybridLoss, training_scheduler
+from components.models.unet import UNetConfig, build_unet
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    lr: float = 1e-4
+    weight_decay: float = 0.0
+    ema_decay: float = 0.9999
+    guidance_drop_prob: float = 0.1
+    vlb_weight: float = 1e-3
+    timesteps: int = 1000
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class RadRotatorModule(L.LightningModule):
+    def __init__(self, unet: dict, train: dict) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.unet_config, self.train_config = UNetConfig(**{k: tuple(v) if isinstance(v, list) else v
+                                                            for k, v in unet.items()}), TrainConfig(**train)
+        self.model = build_unet(self.unet_config)
+        self.ema = AveragedModel(self.model, multi_avg_fn=get_ema_multi_avg_fn(self.train_config.ema_decay),
+                                 use_buffers=True)
+        self.ema.requires_grad_(False)
+        self.scheduler = training_scheduler(self.train_config.timesteps)
+        self.loss = HybridLoss(self.scheduler, self.train_config.vlb_weight)
+
+    def forward(self, x_t, source, t, angles, ema: bool = False):
+        net = self.ema.module if ema else self.model
+        return net(torch.cat([x_t, source], 1), t, class_labels=angles)
+
+    def _step(self, batch, ema: bool):
+        target, source, angles = batch["target"], batch["source"], batch["angles"]
+        if not ema and self.train_config.guidance_drop_prob > 0:
+            drop = torch.rand(len(angles), device=angles.device) < self.train_config.guidance_drop_prob
+            angles = torch.where(drop[:, None], torch.full_like(angles, float("nan")), angles)
+        noise = torch.randn_like(target)
+        t = torch.randint(0, self.train_config.timesteps, (len(target),), device=target.device)
+        x_t = self.scheduler.add_noise(target, noise, t)
+        return self.loss(self(x_t, source, t, angles, ema=ema), target, x_t, noise, t)
+
+    def training_step(self, batch, batch_idx):
+        losses = self._step(batch, ema=False)
+        self.log_dict({f"train/{k}": v for k, v in losses.items()}, prog_bar=True, batch_size=len(batch["target"]))
+        return losses["loss"]
+
+    def on_train_batch_end(self, outputs, batch, batch_idx) -> None:
+        self.ema.update_parameters(self.model)
+
+    def validation_step(self, batch, batch_idx):
+        losses = self._step(batch, ema=True)
+        self.log_dict({f"val/{k}": v for k, v in losses.items()}, prog_bar=True, batch_size=len(batch["target"]))
+        return losses["loss"]
+
+    def configure_optimizers(self):
+        return Lion(self.model.parameters(), lr=self.train_config.lr, weight_decay=self.train_config.weight_decay)
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        # Tensors and plain ints only: checkpoints load with torch.load(weights_only=True).
+        name, keys, pos, has_gauss, gauss = np.random.get_state()
+        checkpoint["rng"] = {"torch": torch.get_rng_state(), "numpy_keys": torch.from_numpy(keys.astype(np.int64)),
+                             "numpy_rest": [int(pos), int(has_gauss), float(gauss)],
+                             "python": random.getstate()}
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        # Applied at the first batch after resuming: Lightning draws from the global RNG
+        # while it rebuilds the loops, which would otherwise shift the stream.
+        self._pending_rng = checkpoint.get("rng")
+
+    def on_train_batch_start(self, batch, batch_idx) -> None:
+        rng, self._pending_rng = getattr(self, "_pending_rng", None), None
+        if rng:
+            torch.set_rng_state(rng["torch"])
+            pos, has_gauss, gauss = rng["numpy_rest"]
+            np.random.set_state(("MT19937", rng["numpy_keys"].numpy().astype(np.uint32), pos, has_gauss, gauss))
+            random.setstate(rng["python"])
+
+
+class TransformedPairs(Dataset):
+    """DRRPairs with a MONAI dictionary pipeline applied; plain tensors out."""
+
+    def __init__(self, pairs: DRRPairs, transform) -> None:
+        self.pairs, self.transform = pairs, transform
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def __getitem__(self, i):
+        item = self.transform(self.pairs[i])
+        return {k: torch.as_tensor(v).as_subclass(torch.Tensor) if isinstance(v, torch.Tensor) else v
+                for k, v in item.items()}
+
+
+class PairDataModule(L.LightningDataModule):
+    def __init__(self, shard_dir: str, folds_csv: str, train_folds: list[int], val_folds: list[int],
+                 batch_size: int = 8, histogram: str = "match", num_workers: int = 0, seed: int = 0,
+                 max_val_pairs: int = 64) -> None:
+        super().__init__()
+        self.shard_dir, self.folds_csv = shard_dir, folds_csv
+        self.train_folds, self.val_folds = train_folds, val_folds
+        self.batch_size, self.histogram, self.num_workers, self.seed = batch_size, histogram, num_workers, seed
+        self.max_val_pairs = max_val_pairs
+
+    def _cts(self, folds: list[int]) -> list[str]:
+        table = pd.read_csv(self.folds_csv)
+        return sorted(table.loc[table["fold"].isin(folds), "ct_id"])
+
+    def setup(self, stage: str | None = None) -> None:
+        transform = training_transforms(self.histogram)
+        transform.set_random_state(self.seed)
+        self.train_set = TransformedPairs(DRRPairs(self.shard_dir, self._cts(self.train_folds)), transform)
+        val = DRRPairs(self.shard_dir, self._cts(self.val_folds))
+        keep = np.random.default_rng(self.seed).permutation(len(val))[: self.max_val_pairs]
+        self.val_set = torch.utils.data.Subset(TransformedPairs(val, evaluation_transforms()), sorted(keep))
+
+    def train_dataloader(self):
+        return DataLoader(self.train_set, batch_size=self.batch_size, shuffle=True, num_workers=self.num_workers,
+                          generator=torch.Generator().manual_seed(self.seed), drop_last=True)
+
+    def val_dataloader(self):
+        return DataLoader(self.val_set, batch_size=self.batch_size, num_workers=self.num_workers,
+                          generator=torch.Generator().manual_seed(self.seed))

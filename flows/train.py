@@ -1,0 +1,105 @@
+"""Stage `train`: DRR pairs of the training folds → the RadRotator model, tracked in MLflow.
+
+    python -m flows.train [--params params.yaml]
+
+Writes models/radrotator/ (EMA weights + config), models/train_metrics.json, an
+MLflow run (params, losses, validation grids) and a new registered version of
+`radrotator` with the alias `challenger`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import lightning as L
+import mlflow
+import numpy as np
+import torch
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.loggers import MLFlowLogger
+from prefect import flow
+
+from components.atomic_write import atomic_path
+from components.models.diffusion import sampling_scheduler
+from components.params import load_params
+from components.registry import tracking
+from components.registry.export import export_model
+from components.sampling.guided import guided_sample, initial_noise
+from components.training.module import PairDataModule, RadRotatorModule
+from flows import PROJECT_ROOT
+
+
+def validation_grid(module: RadRotatorModule, data: PairDataModule, n: int, steps: int, guidance: float) -> np.ndarray:
+    """Rows of source | target | generated (EMA weights) for the first n validation pairs."""
+    batch = next(iter(torch.utils.data.DataLoader(data.val_set, batch_size=n)))
+    model = module.ema.module.eval()
+    size = batch["source"].shape[-1]
+    noise = initial_noise((1, 1, size, size), 0).expand(len(batch["source"]), -1, -1, -1)
+    generated = guided_sample(model, sampling_scheduler(module.train_config.timesteps), batch["source"],
+                              batch["angles"], noise, steps, guidance)
+    rows = [torch.cat([s[0], t[0], g[0]], dim=1) for s, t, g in zip(batch["source"], batch["target"], generated)]
+    return ((torch.cat(rows, dim=0).clamp(-1, 1) + 1) / 2).numpy()
+
+
+@flow(name="train", log_prints=True)
+def train(params_path: str = "params.yaml") -> dict:
+    params = load_params(params_path)
+    cfg = params["train"]
+    L.seed_everything(int(cfg["seed"]), workers=True)
+    data = PairDataModule(params["drrs"]["out"], str(Path(params["folds"]["out"]) / "folds.csv"),
+                          list(params["folds"]["train"]), [int(params["folds"]["val"])],
+                          batch_size=int(cfg["batch_size"]), histogram=cfg["histogram_transform"],
+                          seed=int(cfg["seed"]), max_val_pairs=int(cfg["val_pairs"]))
+    data.setup()
+    print(f"{len(data.train_set)} training pairs, {len(data.val_set)} validation pairs")
+    module = RadRotatorModule(cfg["unet"], cfg["optim"])
+    uri = tracking.configure(PROJECT_ROOT, cfg["experiment"])
+    gpu = torch.cuda.is_available()
+    with mlflow.start_run(run_name=cfg.get("run_name")) as run:
+        mlflow.log_params(tracking.flatten(params))
+        mlflow.set_tags(tracking.lineage(PROJECT_ROOT))
+        logger = MLFlowLogger(experiment_name=cfg["experiment"], tracking_uri=uri, run_id=run.info.run_id)
+        out_dir = Path(cfg["out"])
+        checkpoints = ModelCheckpoint(dirpath=out_dir / "checkpoints", save_last=True, save_top_k=0)
+        trainer = L.Trainer(max_steps=int(cfg["max_steps"]), accelerator="gpu" if gpu else "cpu",
+                            devices=cfg.get("devices", 1), strategy=cfg.get("strategy", "auto"),
+                            precision="bf16-mixed" if gpu and cfg.get("bf16", True) else "32-true",
+                            gradient_clip_val=float(cfg["gradient_clip"]), logger=logger,
+                            callbacks=[checkpoints], val_check_interval=min(int(cfg["val_every"]), len(data.train_dataloader())),
+                            check_val_every_n_epoch=None, limit_val_batches=int(cfg["val_batches"]),
+                            log_every_n_steps=int(cfg["log_every"]), enable_progress_bar=True, deterministic=False)
+        resume = out_dir / "checkpoints" / "last.ckpt"
+        trainer.fit(module, datamodule=data, ckpt_path=str(resume) if cfg.get("resume") and resume.exists() else None)
+        grid = validation_grid(module, data, int(cfg["grid_pairs"]), int(cfg["grid_steps"]), float(cfg["guidance"]))
+        mlflow.log_image(grid, "validation/source_target_generated.png")
+        model_dir = export_model(module.ema.module, module.unet_config, out_dir / "radrotator",
+                                 {"train": module.train_config.to_dict(), "schedule": "cosine_zero_snr",
+                                  "prediction": "v", "mlflow_run_id": run.info.run_id})
+        mlflow.log_artifacts(str(model_dir), "ema")
+        model_uri, version = tracking.log_and_register(model_dir, alias="challenger")
+        metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
+        summary = {"run_id": run.info.run_id, "model_uri": model_uri, "registered_version": version,
+                   "steps": int(trainer.global_step), "train_pairs": len(data.train_set), **metrics}
+    with atomic_path(out_dir / "train_metrics.json") as tmp:
+        tmp.write_text(json.dumps(summary, indent=2) + "\n")
+    print(f"registered {tracking.MODEL_NAME} v{version} as challenger (run {summary['run_id']})")
+    return summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m flows.train", description=__doc__.splitlines()[0])
+    parser.add_argument("--params", default="params.yaml")
+    args = parser.parse_args(argv)
+    try:
+        train(args.params)
+    except Exception as err:
+        print(f"train failed: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
