@@ -9,7 +9,6 @@ is written, so a pool on disk always passed its suite.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -27,6 +26,7 @@ from components.ct.ingest import MANIFEST_COLUMNS, REJECTED_COLUMNS, IngestResul
 from components.ct.pseudonym import load_salt
 from components.ct.series import discover_sources
 from components.params import load_params
+from flows.stage import stage_main
 from components.validation.pool_manifest import validate_manifest
 
 
@@ -99,17 +99,7 @@ def run(params_path: str = "params.yaml", src: str | None = None, out: str | Non
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m flows.ct_pool", description=__doc__.splitlines()[0])
-    parser.add_argument("--params", default="params.yaml")
-    parser.add_argument("--src")
-    parser.add_argument("--out")
-    args = parser.parse_args(argv)
-    try:
-        run(args.params, args.src, args.out)
-    except Exception as err:  # the stage's failure, said once and plainly
-        print(f"ct_pool failed: {err}", file=sys.stderr)
-        return 1
-    return 0
+    return stage_main("ct_pool", __doc__, run, argv, options=("src", "out"))
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ ever partial. Results depend only on the seed and the CT, not on the workers.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from pathlib import Path
@@ -33,6 +32,7 @@ from components.drr.render import DRRConfig, ShardResult, load_volume, render_ct
 from components.drr.projector import TorchProjector, rescale_unit
 from components.drr.shards import SHARD_SUFFIX, Shard
 from components.params import load_params
+from flows.stage import stage_main
 from components.validation.drr_index import INDEX_COLUMNS, validate_drrs
 
 
@@ -132,15 +132,7 @@ def run(params_path: str = "params.yaml", **overrides) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m flows.drrs", description=__doc__.splitlines()[0])
-    parser.add_argument("--params", default="params.yaml")
-    args = parser.parse_args(argv)
-    try:
-        run(args.params)
-    except Exception as err:
-        print(f"drrs failed: {err}", file=sys.stderr)
-        return 1
-    return 0
+    return stage_main("drrs", __doc__, run, argv)
 
 
 if __name__ == "__main__":

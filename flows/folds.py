@@ -9,7 +9,6 @@ split is on record next to the split itself.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from components.atomic_write import atomic_path, write_csv_atomic
 from components.data.folds import assign_folds, role_map
 from components.data.pairs import valid_pairs
 from components.params import load_params
+from flows.stage import stage_main
 from components.validation.folds_suite import validate_folds
 
 
@@ -72,15 +72,7 @@ def run(params_path: str = "params.yaml") -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m flows.folds", description=__doc__.splitlines()[0])
-    parser.add_argument("--params", default="params.yaml")
-    args = parser.parse_args(argv)
-    try:
-        run(args.params)
-    except Exception as err:
-        print(f"folds failed: {err}", file=sys.stderr)
-        return 1
-    return 0
+    return stage_main("folds", __doc__, run, argv)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,6 @@ MLflow run (params, losses, validation grids) and a new registered version of
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -25,6 +24,7 @@ from prefect import flow
 from components.atomic_write import atomic_path
 from components.models.diffusion import sampling_scheduler
 from components.params import load_params
+from flows.stage import stage_main
 from components.registry import tracking
 from components.registry.export import export_model
 from components.sampling.guided import guided_sample, initial_noise
@@ -90,15 +90,7 @@ def train(params_path: str = "params.yaml") -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m flows.train", description=__doc__.splitlines()[0])
-    parser.add_argument("--params", default="params.yaml")
-    args = parser.parse_args(argv)
-    try:
-        train(args.params)
-    except Exception as err:
-        print(f"train failed: {err}", file=sys.stderr)
-        return 1
-    return 0
+    return stage_main("train", __doc__, train, argv)
 
 
 if __name__ == "__main__":

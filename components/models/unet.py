@@ -23,7 +23,7 @@ class UNetConfig:
     channels: tuple[int, ...] = (32, 64, 64)
     attention_levels: tuple[bool, ...] = (False, False, True)
     num_res_blocks: int = 1
-    num_head_channels: int = 32
+    num_head_channels: int | tuple[int, ...] = 32  # per level allowed; paper: 4 heads = channels / 4
     norm_num_groups: int = 32
     condition_dims: int = 3
 
@@ -31,7 +31,9 @@ class UNetConfig:
     def from_params(cls, p: dict) -> "UNetConfig":
         return cls(image_size=int(p["image_size"]), channels=tuple(p["channels"]),
                    attention_levels=tuple(bool(a) for a in p["attention_levels"]),
-                   num_res_blocks=int(p["num_res_blocks"]), num_head_channels=int(p["num_head_channels"]),
+                   num_res_blocks=int(p["num_res_blocks"]),
+                   num_head_channels=(tuple(p["num_head_channels"]) if isinstance(p["num_head_channels"], list)
+                                      else int(p["num_head_channels"])),
                    norm_num_groups=int(p.get("norm_num_groups", 32)))
 
     def to_dict(self) -> dict:

@@ -63,9 +63,11 @@ def lineage(project_root: str | Path) -> dict[str, str]:
 
 def log_and_register(model_dir: str | Path, alias: str = "challenger") -> tuple[str, str]:
     """Log the exported model as a pyfunc in the active run, register it, set `alias`."""
-    from components.registry.pyfunc import SIGNATURE, RadRotatorPyfunc
+    from components.registry.pyfunc import SIGNATURE
 
-    info = mlflow.pyfunc.log_model(name="model", python_model=RadRotatorPyfunc(),
+    # Models from code: the entry script is logged, not a pickled instance.
+    entry = Path(__file__).with_name("pyfunc_entry.py")
+    info = mlflow.pyfunc.log_model(name="model", python_model=str(entry),
                                    artifacts={"model_dir": str(model_dir)}, signature=SIGNATURE,
                                    pip_requirements=PIP_REQUIREMENTS)
     version = mlflow.register_model(info.model_uri, MODEL_NAME)

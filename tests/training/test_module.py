@@ -1,6 +1,7 @@
 """The Lightning module: it learns, its EMA follows, and a resumed run continues exactly."""
 
 import lightning as L
+import pytest
 import torch
 from torch.utils.data import DataLoader, Dataset
 
@@ -59,6 +60,15 @@ def test_ema_moves_towards_the_weights(tmp_path):
     assert moved > 0 and gap > 0  # it follows, lagging behind
 
 
+def test_ema_warms_up_instead_of_keeping_the_initialisation(tmp_path):
+    m = module(ema_decay=0.9999)
+    start = [p.clone() for p in m.model.parameters()]
+    trainer(20, tmp_path).fit(m, DataLoader(SamePair(80), batch_size=4))
+    travelled = sum(float((p - s).abs().sum()) for p, s in zip(m.model.parameters(), start))
+    gap = sum(float((p - q).abs().sum()) for p, q in zip(m.ema.module.parameters(), m.model.parameters()))
+    assert gap < 0.5 * travelled  # a fixed 0.9999 would leave the EMA ~99.8 % at its start
+
+
 def test_checkpoint_resumes_exactly(tmp_path):
     def loader():  # its own generator: iterator start-up must not draw from the global RNG
         return DataLoader(SamePair(), batch_size=4, generator=torch.Generator().manual_seed(0))
@@ -77,3 +87,14 @@ def test_checkpoint_resumes_exactly(tmp_path):
     trainer(6, tmp_path / "c").fit(resumed, loader(), ckpt_path=tmp_path / "half.ckpt")
     for a, b in zip(straight.state_dict().values(), resumed.state_dict().values()):
         assert torch.allclose(a.float(), b.float(), atol=1e-6)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="bf16 autocast training needs a CUDA GPU; none present")
+def test_bf16_steps_on_gpu(tmp_path):
+    m = module()
+    before = fixed_loss(m)
+    L.Trainer(max_steps=30, accelerator="gpu", devices=1, precision="bf16-mixed", logger=False,
+              enable_progress_bar=False, default_root_dir=tmp_path).fit(m, DataLoader(SamePair(64), batch_size=8))
+    m = m.cpu()
+    assert fixed_loss(m) < before
