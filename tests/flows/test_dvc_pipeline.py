@@ -61,4 +61,4 @@ def test_dvc_repro_through_folds_then_is_cached(tmp_path, prefect_server):
     assert set(lock["stages"]) == {"ct_pool", "drrs", "folds"}
     again = sh("dvc", "repro", "folds", cwd=repo, env=env)
     assert all(f"Stage '{s}' didn't change, skipping" in again for s in ("ct_pool", "drrs", "folds"))
-    assert "up to date" in sh("dvc", "status", cwd=repo, env=env)
+    assert "up to date" in sh("dvc", "status", "folds", cwd=repo, env=env)  # folds and its upstream

@@ -1,0 +1,78 @@
+"""Stage `xray_domain`: radiograph-style images of the evaluation CTs, at their DRR poses.
+
+    python -m flows.xray_domain [--params params.yaml]
+
+Writes xray/<ct_id>.npz (the shard format of drrs/, plus the style drawn for
+that CT) for the CTs of `xray_domain.folds`, and xray/contact_sheet.png (DRR
+beside radiograph style). A stand-in for real radiographs with known truth: see
+components/evaluation/xray_style.py. Real radiographs (data/radiographs) have no
+rotated truth, so they serve the tools and a future reader study, not these metrics.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from prefect import flow, task, unmapped
+from prefect.cache_policies import NO_CACHE
+
+from components.atomic_write import atomic_path, remove_stale_temporaries
+from components.drr.contact_sheet import contact_sheet
+from components.drr.pose_protocol import pose_rng
+from components.drr.render import DRRConfig, load_volume
+from components.drr.shards import SHARD_SUFFIX, Shard, write_shard
+from components.evaluation.xray_style import Style, render_radiograph_style
+from components.params import load_params
+from flows.stage import stage_main
+
+
+@task(name="radiograph-style", cache_policy=NO_CACHE, task_run_name="xray {ct_id}")
+def render(ct_path: str, ct_id: str, drr_dir: str, out_dir: str, config: DRRConfig, seed: int) -> str:
+    drrs = Shard(Path(drr_dir) / f"{ct_id}{SHARD_SUFFIX}")
+    rng = pose_rng(seed, ct_id)
+    style = Style.draw(rng)
+    images = render_radiograph_style(load_volume(ct_path, config), config.geometry, drrs.poses, style,
+                                     int(rng.integers(2**62)))
+    n = len(images)
+    out = Path(out_dir) / f"{ct_id}{SHARD_SUFFIX}"
+    write_shard(out, images, drrs.poses, drrs.roles, np.zeros(n), np.ones(n),
+                {"ct_id": ct_id, "domain": "radiograph_style", "style": style.to_dict(), "seed": seed})
+    return ct_id
+
+
+@flow(name="xray_domain", log_prints=True)
+def xray_domain(params_path: str = "params.yaml") -> list[str]:
+    params = load_params(params_path)
+    cfg, config = params["xray_domain"], DRRConfig.from_params(params["drrs"])
+    out_dir, drr_dir, pool = Path(cfg["out"]), Path(params["drrs"]["out"]), Path(params["ct_pool"]["out"])
+    out_dir.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(out_dir)
+    folds = pd.read_csv(Path(params["folds"]["out"]) / "folds.csv")
+    manifest = pd.read_csv(pool / "manifest.csv").set_index("ct_id")
+    ct_ids = sorted(folds.loc[folds["fold"].isin(cfg["folds"]), "ct_id"])
+    futures = render.map([str(pool / manifest.loc[c, "path"]) for c in ct_ids], ct_ids, unmapped(str(drr_dir)),
+                         unmapped(str(out_dir)), unmapped(config), unmapped(int(cfg["seed"])))
+    done = [f.result() for f in futures]
+    for stale in set(out_dir.glob(f"*{SHARD_SUFFIX}")) - {out_dir / f"{c}{SHARD_SUFFIX}" for c in done}:
+        stale.unlink()
+    rows, labels = [], []
+    for ct_id in done[:3]:
+        drr, xr = Shard(drr_dir / f"{ct_id}{SHARD_SUFFIX}"), Shard(out_dir / f"{ct_id}{SHARD_SUFFIX}")
+        rows.append([drr.image(0), xr.image(0), drr.image(1), xr.image(1)])
+        labels.append(ct_id)
+    sheet = contact_sheet(rows, labels, ["DRR0", "style, DRR0 pose", "DRR1", "style, DRR1 pose"])
+    with atomic_path(out_dir / "contact_sheet.png") as tmp:
+        sheet.save(tmp, format="PNG")
+    print(f"radiograph-style images of {len(done)} CTs in {out_dir}")
+    return done
+
+
+def main(argv: list[str] | None = None) -> int:
+    return stage_main("xray_domain", __doc__, xray_domain, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
