@@ -118,3 +118,25 @@ def small_params(tmp_path, pool: Path, **drrs) -> Path:
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump(params))
     return path
+
+
+TINY_UNET = {"image_size": 16, "channels": [8, 16], "attention_levels": [False, True], "num_res_blocks": 1,
+             "num_head_channels": 8, "norm_num_groups": 8}
+
+
+@pytest.fixture
+def tiny_run(tmp_path, tiny_pool, monkeypatch):
+    """(params path, params dict, MLflow URI): tiny DRRs, a tiny U-Net, every output under tmp_path."""
+    import yaml
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    path = small_params(tmp_path, tiny_pool)
+    params = yaml.safe_load(path.read_text())
+    params["train"].update({"out": str(tmp_path / "models"), "max_steps": 4, "batch_size": 2, "val_every": 2,
+                            "val_batches": 1, "grid_pairs": 2, "grid_steps": 2, "log_every": 1,
+                            "unet": dict(TINY_UNET)})
+    params["xray_domain"]["out"] = str(tmp_path / "xray")
+    params["evaluate"].update({"out": str(tmp_path / "reports"), "pairs_per_bin": 1, "steps": 2, "figure_rows": 2})
+    path.write_text(yaml.safe_dump(params))
+    return path, params, uri

@@ -6,28 +6,19 @@ import mlflow
 import pandas as pd
 import pytest
 import torch
-import yaml
 
 from components.models.unet import UNetConfig, build_unet
 from components.registry.export import export_model
 from flows import drrs, evaluate, folds, xray_domain
-from tests.conftest import small_params
+from tests.conftest import TINY_UNET
 
 pytestmark = pytest.mark.slow
 
 
-def test_evaluate_writes_every_report(prefect_server, tmp_path, tiny_pool, monkeypatch):
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    params_path = small_params(tmp_path, tiny_pool)
-    params = yaml.safe_load(params_path.read_text())
-    params["train"]["out"] = str(tmp_path / "models")
-    params["xray_domain"]["out"] = str(tmp_path / "xray")
-    params["evaluate"].update({"out": str(tmp_path / "reports"), "pairs_per_bin": 1, "steps": 2, "figure_rows": 2})
-    params_path.write_text(yaml.safe_dump(params))
+def test_evaluate_writes_every_report(prefect_server, tmp_path, tiny_run):
+    params_path, params, uri = tiny_run
     torch.manual_seed(0)
-    config = UNetConfig(image_size=16, channels=(8, 16), attention_levels=(False, True), num_head_channels=8,
-                        norm_num_groups=8)
+    config = UNetConfig.from_params(TINY_UNET)
     export_model(build_unet(config), config, tmp_path / "models" / "radrotator", {})
     drrs.run(str(params_path))
     folds.run(str(params_path))

@@ -8,24 +8,14 @@ import imageio.v3 as iio
 import mlflow
 import numpy as np
 import pytest
-import yaml
 
 from flows import drrs, folds, train
-from tests.conftest import small_params
 
 pytestmark = pytest.mark.slow
 
 
-def test_train_registers_a_challenger_that_rotates(prefect_server, tmp_path, tiny_pool, monkeypatch):
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    params_path = small_params(tmp_path, tiny_pool)
-    params = yaml.safe_load(params_path.read_text())
-    params["train"].update({"out": str(tmp_path / "models"), "max_steps": 4, "batch_size": 2, "val_every": 2,
-                            "val_batches": 1, "grid_pairs": 2, "grid_steps": 2, "log_every": 1})
-    params["train"]["unet"] = {"image_size": 16, "channels": [8, 16], "attention_levels": [False, True],
-                               "num_res_blocks": 1, "num_head_channels": 8, "norm_num_groups": 8}
-    params_path.write_text(yaml.safe_dump(params))
+def test_train_registers_a_challenger_that_rotates(prefect_server, tmp_path, tiny_run):
+    params_path, params, uri = tiny_run
     drrs.run(str(params_path))
     folds.run(str(params_path))
     summary = train.train(str(params_path))

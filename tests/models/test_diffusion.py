@@ -1,8 +1,6 @@
 """Schedule, v-prediction and the hybrid loss against closed forms."""
 
-import math
 
-import numpy as np
 import pytest
 import torch
 

@@ -2,7 +2,6 @@
 
 import imageio.v3 as iio
 import numpy as np
-import pydicom
 import pytest
 from pydicom.dataset import FileDataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
