@@ -1,11 +1,14 @@
-"""Stage `evaluate`: the model against identity and a 2D warp, on DRR and radiograph-style inputs.
+"""Stage `evaluate`: the model against baselines and ablations, on DRR and radiograph-style inputs.
 
     python -m flows.evaluate [--params params.yaml]
 
 For each rotation-magnitude bin, pairs of the test fold's CTs are rotated by the
-model (DDIM with guidance, output histogram-matched to its input as in mode A)
-and by the baselines, and scored against the true rotated image: MAE, PSNR,
-SSIM. Writes reports/metrics.json (DVC metrics), reports/pairs.csv,
+model (DDIM with guidance, output histogram-matched to its input as in mode A),
+by the model trained without RandHistogramShift, by the Cycle-GAN route
+(radiograph → DRR style, rotate, back; radiograph-style inputs only) and by the
+baselines (identity, a 2D affine warp), and scored against the true rotated
+image: MAE, PSNR, SSIM, and the rotation error in degrees read by the pose
+regressor from (input, output). Writes reports/metrics.json (DVC metrics), reports/pairs.csv,
 reports/plots/*.csv (DVC plots), reports/figures/*.png and reports/evaluation.md,
 and logs them to the model's training run in MLflow.
 """
@@ -22,12 +25,15 @@ import pandas as pd
 import torch
 from PIL import Image
 from prefect import flow
+from skimage.exposure import match_histograms
 
 from components.atomic_write import atomic_path, write_csv_atomic
 from components.data.pairs import valid_pairs
 from components.drr.shards import SHARD_SUFFIX, Shard
 from components.evaluation.baselines import BASELINES
 from components.evaluation.metrics import METRICS, angle_bin, bin_order, image_metrics, summarise
+from components.models.cyclegan import load_generators
+from components.models.pose_regressor import load_regressor, predict_degrees
 from components.params import load_params
 from components.registry import tracking
 from components.registry.export import load_model
@@ -58,7 +64,9 @@ def evaluate(params_path: str = "params.yaml") -> dict:
     cfg = params["evaluate"]
     torch.manual_seed(int(cfg["seed"]))
     model, model_config = load_model(Path(params["train"]["out"]) / "radrotator")
-    rotator = Rotator(model, model_config["unet"]["image_size"])
+    methods = rotation_methods(params, model, model_config)
+    regressor = (load_regressor(params["pose_regressor"]["out"])
+                 if (Path(params["pose_regressor"]["out"]) / "config.json").exists() else None)
     folds = pd.read_csv(Path(params["folds"]["out"]) / "folds.csv")
     ct_ids = sorted(folds.loc[folds["fold"] == int(params["folds"]["test"]), "ct_id"])
     domains = {"drr": Path(params["drrs"]["out"]), "radiograph_style": Path(params["xray_domain"]["out"])}
@@ -66,41 +74,80 @@ def evaluate(params_path: str = "params.yaml") -> dict:
     pairs = sample_pairs(shards["drr"], tuple(cfg["angle_bins"]), int(cfg["pairs_per_bin"]), int(cfg["seed"]))
     print(f"{len(pairs)} test pairs from {len(ct_ids)} CTs of fold {params['folds']['test']}")
 
-    rows, examples = [], {d: [] for d in domains}
+    rows, floors, examples = [], [], {d: [] for d in domains}
     for domain in domains:
         for ct_id, i, j, b in pairs:
             shard = shards[domain][ct_id]
             source, truth = shard.image(i), shard.image(j)
             delta = shard.poses[j] - shard.poses[i]
-            outputs = {"model": rotator.rotate(source, [delta], steps=int(cfg["steps"]),
-                                               guidance=float(cfg["guidance"]), seed=int(cfg["seed"]))[0]}
-            outputs.update({name: fn(source, delta) for name, fn in BASELINES.items()})
+            outputs = {name: fn(source, delta) for name, (fn, domains_) in methods.items() if domain in domains_}
             for method, image in outputs.items():
-                rows.append({"domain": domain, "method": method, "bin": b, "ct_id": ct_id, "source": i,
-                             "target": j, **{f"delta_{a}": float(v) for a, v in zip("xyz", delta)},
-                             **image_metrics(image, truth)})
+                row = {"domain": domain, "method": method, "bin": b, "ct_id": ct_id, "source": i, "target": j,
+                       **{f"delta_{a}": float(v) for a, v in zip("xyz", delta)}, **image_metrics(image, truth)}
+                if regressor is not None:
+                    row["angle_error_deg"] = float(np.abs(predict_degrees(regressor, source[None], image[None])[0]
+                                                          - delta).mean())
+                rows.append(row)
+            if regressor is not None and domain == "drr":
+                floors.append(float(np.abs(predict_degrees(regressor, source[None], truth[None])[0] - delta).mean()))
             if len(examples[domain]) < int(cfg["figure_rows"]):
                 examples[domain].append(np.concatenate([source, truth, *outputs.values()], axis=1))
     table = pd.DataFrame(rows)
     summary = summarise(table)
+    if floors:  # the regressor's own error on true pairs: the floor of angle_error_deg
+        summary["pose_regressor_floor_deg"] = float(np.mean(floors))
     out = Path(cfg["out"])
     write_reports(out, table, summary, examples, params)
     log_to_mlflow(out, summary, model_config.get("mlflow_run_id"), params)
-    model_all = {d: summary[d]["model"]["all"] for d in summary}
+    model_all = {d: methods_["model"]["all"] for d, methods_ in domain_items(summary)}
     print("model, all bins: " + "; ".join(f"{d}: " + ", ".join(f"{m} {v[m]:.3f}" for m in METRICS)
                                           for d, v in model_all.items()))
     return summary
+
+
+def rotation_methods(params: dict, model, model_config: dict) -> dict:
+    """name → (fn(source, delta) → image, domains it applies to), for the models that exist."""
+    cfg = params["evaluate"]
+    options = dict(steps=int(cfg["steps"]), guidance=float(cfg["guidance"]), seed=int(cfg["seed"]))
+    both = ("drr", "radiograph_style")
+    rotator = Rotator(model, model_config["unet"]["image_size"])
+    methods = {"model": (lambda s, d: rotator.rotate(s, [d], **options)[0], both)}
+    ablation = Path(params["train_no_rhs"]["out"]) / "radrotator"
+    if (ablation / "config.json").exists():
+        net, config = load_model(ablation)
+        no_rhs = Rotator(net, config["unet"]["image_size"])
+        methods["model_no_rhs"] = (lambda s, d: no_rhs.rotate(s, [d], **options)[0], both)
+    cyclegan_dir = Path(params["cyclegan"]["out"])
+    if (cyclegan_dir / "config.json").exists():
+        to_xray, to_drr = load_generators(cyclegan_dir)
+
+        def cyclegan_route(source, delta):
+            drr_style = cyclegan_translate(to_drr, source)
+            rotated = rotator.rotate(drr_style, [delta], **options)[0]
+            return match_histograms(cyclegan_translate(to_xray, rotated), source)
+
+        methods["cyclegan_route"] = (cyclegan_route, ("radiograph_style",))
+    methods.update({name: (fn, both) for name, fn in BASELINES.items()})
+    return methods
+
+
+def cyclegan_translate(generator, image: np.ndarray) -> np.ndarray:
+    with torch.no_grad():
+        out = generator(torch.from_numpy(np.asarray(image, np.float32) * 2 - 1)[None, None])
+    return ((out[0, 0].clamp(-1, 1) + 1) / 2).numpy()
 
 
 def write_reports(out: Path, table: pd.DataFrame, summary: dict, examples: dict, params: dict) -> None:
     (out / "plots").mkdir(parents=True, exist_ok=True)
     (out / "figures").mkdir(parents=True, exist_ok=True)
     write_csv_atomic(table, out / "pairs.csv")
-    for domain, methods in summary.items():
-        for metric in METRICS:
+    for domain, methods in domain_items(summary):
+        for metric in METRICS + ("angle_error_deg",):
+            if not any(metric in v for by_bin in methods.values() for v in by_bin.values()):
+                continue
             # Wide: one column per method, so `dvc plots` draws one line per method.
-            plot = pd.DataFrame({method: {b: v[metric] for b, v in methods[method].items() if b != "all"}
-                                 for method in ["model", *BASELINES]}).rename_axis("bin").reset_index()
+            plot = pd.DataFrame({method: {b: v.get(metric) for b, v in methods[method].items() if b != "all"}
+                                 for method in PLOT_METHODS if method in methods}).rename_axis("bin").reset_index()
             write_csv_atomic(plot.sort_values("bin", key=lambda c: c.map(bin_order)),
                              out / "plots" / f"{domain}_{metric}.csv")
     with atomic_path(out / "metrics.json") as tmp:
@@ -115,20 +162,34 @@ def write_reports(out: Path, table: pd.DataFrame, summary: dict, examples: dict,
              f"{params['evaluate']['guidance']}; model output histogram-matched to its input (mode A).",
              "Bins are max |V| over the three axes, in degrees. Radiograph-style inputs are a rendered stand-in "
              "(components/evaluation/xray_style.py), not real radiographs.", ""]
-    for domain, methods in summary.items():
-        lines += [f"## Inputs: {domain}", "", "| method | bin | n | MAE ↓ | PSNR ↑ | SSIM ↑ |", "|---|---|---|---|---|---|"]
+    if "pose_regressor_floor_deg" in summary:
+        lines += [f"Rotation error is read by the pose regressor from (input, output); on true pairs it errs by "
+                  f"{summary['pose_regressor_floor_deg']:.2f}° (its floor).", ""]
+    for domain, methods in domain_items(summary):
+        lines += [f"## Inputs: {domain}", "", "| method | bin | n | MAE ↓ | PSNR ↑ | SSIM ↑ | rotation error ° ↓ |",
+                  "|---|---|---|---|---|---|---|"]
         for method, by_bin in methods.items():
             for b, v in by_bin.items():
-                lines.append(f"| {method} | {b} | {v['n']} | {v['mae']:.4f} | {v['psnr']:.2f} | {v['ssim']:.4f} |")
+                angle = f"{v['angle_error_deg']:.2f}" if "angle_error_deg" in v else "–"
+                lines.append(f"| {method} | {b} | {v['n']} | {v['mae']:.4f} | {v['psnr']:.2f} | {v['ssim']:.4f} "
+                             f"| {angle} |")
         lines += ["", f"Rows of `figures/examples_{domain}.png`: input | truth | model | identity | affine warp.", ""]
     with atomic_path(out / "evaluation.md") as tmp:
         tmp.write_text("\n".join(lines))
 
 
+PLOT_METHODS = ("model", "model_no_rhs", "cyclegan_route", "identity", "affine_warp")
+
+
+def domain_items(summary: dict):
+    """(domain, methods) pairs of a summary, skipping its scalar entries."""
+    return [(k, v) for k, v in summary.items() if isinstance(v, dict)]
+
+
 def log_to_mlflow(out: Path, summary: dict, run_id: str | None, params: dict) -> None:
     tracking.configure(PROJECT_ROOT, params["train"]["experiment"])
-    metrics = {f"eval.{d}.{m}.{k}": v[k] for d, ms in summary.items() for m, bins in ms.items()
-               for k in ("mae", "psnr", "ssim") for v in [bins["all"]]}
+    metrics = {f"eval.{d}.{m}.{k}": value for d, ms in domain_items(summary) for m, bins in ms.items()
+               for k, value in bins["all"].items() if k != "n"}
     try:
         run = mlflow.start_run(run_id=run_id) if run_id else mlflow.start_run(run_name="evaluate")
     except mlflow.exceptions.MlflowException:

@@ -1,6 +1,6 @@
 """Stage `train`: DRR pairs of the training folds → the RadRotator model, tracked in MLflow.
 
-    python -m flows.train [--params params.yaml]
+    python -m flows.train [--params params.yaml] [--section train_no_rhs]
 
 Writes models/radrotator/ (EMA weights + config), models/train_metrics.json, an
 MLflow run (params, losses, validation grids) and a new registered version of
@@ -45,9 +45,10 @@ def validation_grid(module: RadRotatorModule, data: PairDataModule, n: int, step
 
 
 @flow(name="train", log_prints=True)
-def train(params_path: str = "params.yaml") -> dict:
+def train(params_path: str = "params.yaml", section: str | None = None) -> dict:
+    """Train with params `train`, overridden by params[section] when given (an ablation)."""
     params = load_params(params_path)
-    cfg = params["train"]
+    cfg = {**params["train"], **(params[section] if section else {})}
     L.seed_everything(int(cfg["seed"]), workers=True)
     data = PairDataModule(params["drrs"]["out"], str(Path(params["folds"]["out"]) / "folds.csv"),
                           list(params["folds"]["train"]), [int(params["folds"]["val"])],
@@ -79,18 +80,20 @@ def train(params_path: str = "params.yaml") -> dict:
                                  {"train": module.train_config.to_dict(), "schedule": "cosine_zero_snr",
                                   "prediction": "v", "mlflow_run_id": run.info.run_id})
         mlflow.log_artifacts(str(model_dir), "ema")
-        model_uri, version = tracking.log_and_register(model_dir, alias="challenger")
+        model_uri, version = (tracking.log_and_register(model_dir, alias="challenger")
+                              if cfg.get("register", True) else (None, None))
         metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
         summary = {"run_id": run.info.run_id, "model_uri": model_uri, "registered_version": version,
                    "steps": int(trainer.global_step), "train_pairs": len(data.train_set), **metrics}
     with atomic_path(out_dir / "train_metrics.json") as tmp:
         tmp.write_text(json.dumps(summary, indent=2) + "\n")
-    print(f"registered {tracking.MODEL_NAME} v{version} as challenger (run {summary['run_id']})")
+    print(f"registered {tracking.MODEL_NAME} v{version} as challenger (run {summary['run_id']})" if version
+          else f"trained {section or 'train'} (run {summary['run_id']}), not registered")
     return summary
 
 
 def main(argv: list[str] | None = None) -> int:
-    return stage_main("train", __doc__, train, argv)
+    return stage_main("train", __doc__, train, argv, options=("section",))
 
 
 if __name__ == "__main__":

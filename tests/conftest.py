@@ -137,6 +137,8 @@ def tiny_run(tmp_path, tiny_pool, monkeypatch):
                             "val_batches": 1, "grid_pairs": 2, "grid_steps": 2, "log_every": 1,
                             "unet": dict(TINY_UNET)})
     params["xray_domain"]["out"] = str(tmp_path / "xray")
+    for section, folder in (("train_no_rhs", "no_rhs"), ("cyclegan", "cyclegan"), ("pose_regressor", "pose")):
+        params[section]["out"] = str(tmp_path / "models" / folder)  # never the project's own models
     params["evaluate"].update({"out": str(tmp_path / "reports"), "pairs_per_bin": 1, "steps": 2, "figure_rows": 2})
     path.write_text(yaml.safe_dump(params))
     return path, params, uri

@@ -48,9 +48,10 @@ def bin_order(label: str) -> float:
 def summarise(rows: pd.DataFrame) -> dict:
     """{domain: {method: {bin | "all": {metric: mean, "n": count}}}} from per-pair rows."""
     out: dict = {}
+    columns = [m for m in (*METRICS, "angle_error_deg") if m in rows.columns]
     for (domain, method), group in rows.groupby(["domain", "method"]):
-        by_bin = {b: {**{m: float(g[m].mean()) for m in METRICS}, "n": int(len(g))}
+        by_bin = {b: {**{m: float(g[m].mean()) for m in columns}, "n": int(len(g))}
                   for b, g in sorted(group.groupby("bin"), key=lambda item: bin_order(item[0]))}
-        by_bin["all"] = {**{m: float(group[m].mean()) for m in METRICS}, "n": int(len(group))}
+        by_bin["all"] = {**{m: float(group[m].mean()) for m in columns}, "n": int(len(group))}
         out.setdefault(domain, {})[method] = by_bin
     return out

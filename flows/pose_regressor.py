@@ -1,0 +1,67 @@
+"""Stage `pose_regressor`: a network that reads the rotation between two views, for rotation fidelity.
+
+    python -m flows.pose_regressor [--params params.yaml]
+
+Trains on DRR pairs of the training folds; writes models/pose_regressor/
+(safetensors + config.json, with its own error on validation-fold pairs in degrees).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+import pandas as pd
+import torch
+from prefect import flow
+from torch.utils.data import DataLoader
+
+from components.atomic_write import atomic_path
+from components.data.pairs import DRRPairs
+from components.data.transforms import training_transforms
+from components.models.pose_regressor import PoseRegressorModule, predict_degrees, save_regressor
+from components.params import load_params
+from components.training.module import TransformedPairs
+from flows.stage import stage_main
+
+
+@flow(name="pose_regressor", log_prints=True)
+def pose_regressor(params_path: str = "params.yaml") -> dict:
+    params = load_params(params_path)
+    cfg = params["pose_regressor"]
+    L.seed_everything(int(cfg["seed"]), workers=True)
+    folds = pd.read_csv(Path(params["folds"]["out"]) / "folds.csv")
+    ids = {role: sorted(folds.loc[folds["role"] == role, "ct_id"]) for role in ("train", "val")}
+    drr_dir = params["drrs"]["out"]
+    transform = training_transforms(params["train"]["histogram_transform"], zero_rows_prob=0.0, boxes_prob=0.0)
+    transform.set_random_state(int(cfg["seed"]))
+    train = TransformedPairs(DRRPairs(drr_dir, ids["train"]), transform)
+    size = int(params["drrs"]["geometry"]["pixels"])
+    module = PoseRegressorModule(size, tuple(cfg["channels"]), float(cfg["lr"]))
+    L.Trainer(max_steps=int(cfg["max_steps"]), accelerator="auto", devices=1, logger=False,
+              enable_checkpointing=False, enable_progress_bar=True).fit(
+        module, DataLoader(train, batch_size=int(cfg["batch_size"]), shuffle=True, drop_last=True,
+                           generator=torch.Generator().manual_seed(int(cfg["seed"]))))
+    val = DRRPairs(drr_dir, ids["val"])
+    rng = np.random.default_rng(int(cfg["seed"]))
+    picks = rng.choice(len(val), size=min(256, len(val)), replace=False)
+    items = [val[int(k)] for k in picks]
+    predicted = predict_degrees(module.net, np.stack([i["source"][0].numpy() for i in items]),
+                                np.stack([i["target"][0].numpy() for i in items]))
+    error = float(np.abs(predicted - np.stack([i["delta_deg"].numpy() for i in items])).mean())
+    with atomic_path(Path(cfg["out"])) as tmp:
+        tmp.mkdir(parents=True)
+        save_regressor(module.net, size, cfg["channels"], tmp, {"val_mean_abs_error_deg": error,
+                                                                 "val_pairs": len(items)})
+    print(f"pose regressor: mean absolute angle error {error:.2f}° on {len(items)} validation pairs")
+    return {"val_mean_abs_error_deg": error}
+
+
+def main(argv: list[str] | None = None) -> int:
+    return stage_main("pose_regressor", __doc__, pose_regressor, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
