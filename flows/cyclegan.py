@@ -72,7 +72,17 @@ def cyclegan(params_path: str = "params.yaml") -> dict:
     if missing:
         raise FileNotFoundError(f"{xray_dir}: no radiograph-style images of training CT {missing[0]}; "
                                 "xray_domain.folds must include the training folds")
-    data = UnpairedImages(images_of(drr_dir, train_ids), images_of(xray_dir, train_ids), int(cfg["seed"]))
+    real = xray_dir / "real.npz"
+    use_real = cfg["domain_b"] == "real" or (cfg["domain_b"] == "auto" and real.exists())
+    if use_real:
+        if not real.exists():
+            raise FileNotFoundError(f"{real}: cyclegan.domain_b is 'real' but data/radiographs held none")
+        with np.load(real) as data_b:
+            domain_b = data_b["images"]
+    else:
+        domain_b = images_of(xray_dir, train_ids)
+    print(f"domain B: {len(domain_b)} {'real radiographs' if use_real else 'radiograph-style images'}")
+    data = UnpairedImages(images_of(drr_dir, train_ids), domain_b, int(cfg["seed"]))
     config = CycleGANConfig(**{k: cfg[k] for k in CycleGANConfig.__dataclass_fields__})
     module = CycleGANModule(config.to_dict())
     uri = tracking.configure(PROJECT_ROOT, cfg["experiment"])

@@ -92,6 +92,9 @@ def evaluate(params_path: str = "params.yaml") -> dict:
                 floors.append(float(np.abs(predict_degrees(regressor, source[None], truth[None])[0] - delta).mean()))
             if len(examples[domain]) < int(cfg["figure_rows"]):
                 examples[domain].append(np.concatenate([source, truth, *outputs.values()], axis=1))
+    real = Path(params["xray_domain"]["out"]) / "real.npz"
+    if regressor is not None and real.exists():
+        rows += real_radiograph_rows(real, methods, regressor, cfg["real_rotations"])
     table = pd.DataFrame(rows)
     summary = summarise(table)
     if floors:  # the regressor's own error on true pairs: the floor of angle_error_deg
@@ -100,7 +103,7 @@ def evaluate(params_path: str = "params.yaml") -> dict:
     write_reports(out, table, summary, examples, params)
     log_to_mlflow(out, summary, model_config.get("mlflow_run_id"), params)
     model_all = {d: methods_["model"]["all"] for d, methods_ in domain_items(summary)}
-    print("model, all bins: " + "; ".join(f"{d}: " + ", ".join(f"{m} {v[m]:.3f}" for m in METRICS)
+    print("model, all bins: " + "; ".join(f"{d}: " + ", ".join(f"{m} {v[m]:.3f}" for m in METRICS if m in v)
                                           for d, v in model_all.items()))
     return summary
 
@@ -129,6 +132,24 @@ def rotation_methods(params: dict, model, model_config: dict) -> dict:
         methods["cyclegan_route"] = (cyclegan_route, ("radiograph_style",))
     methods.update({name: (fn, both) for name, fn in BASELINES.items()})
     return methods
+
+
+def real_radiograph_rows(path: Path, methods: dict, regressor, rotations) -> list[dict]:
+    """Real radiographs have no rotated truth: only the rotation error the regressor reads."""
+    with np.load(path) as data:
+        images, sources = data["images"], data["sources"]
+    rows = []
+    for image, source in zip(images, sources):
+        for delta in np.asarray(rotations, float):
+            for method in ("model", "model_no_rhs", "cyclegan_route"):
+                if method not in methods:
+                    continue
+                output = methods[method][0](image, delta)
+                error = float(np.abs(predict_degrees(regressor, image[None], output[None])[0] - delta).mean())
+                rows.append({"domain": "real_radiograph", "method": method, "bin": angle_bin(delta),
+                             "ct_id": str(source), **{f"delta_{a}": float(v) for a, v in zip("xyz", delta)},
+                             "angle_error_deg": error})
+    return rows
 
 
 def cyclegan_translate(generator, image: np.ndarray) -> np.ndarray:
@@ -170,9 +191,9 @@ def write_reports(out: Path, table: pd.DataFrame, summary: dict, examples: dict,
                   "|---|---|---|---|---|---|---|"]
         for method, by_bin in methods.items():
             for b, v in by_bin.items():
-                angle = f"{v['angle_error_deg']:.2f}" if "angle_error_deg" in v else "–"
-                lines.append(f"| {method} | {b} | {v['n']} | {v['mae']:.4f} | {v['psnr']:.2f} | {v['ssim']:.4f} "
-                             f"| {angle} |")
+                cells = [f"{v[k]:{f}}" if k in v else "–" for k, f in
+                         (("mae", ".4f"), ("psnr", ".2f"), ("ssim", ".4f"), ("angle_error_deg", ".2f"))]
+                lines.append(f"| {method} | {b} | {v['n']} | " + " | ".join(cells) + " |")
         lines += ["", f"Rows of `figures/examples_{domain}.png`: input | truth | model | identity | affine warp.", ""]
     with atomic_path(out / "evaluation.md") as tmp:
         tmp.write_text("\n".join(lines))

@@ -5,8 +5,12 @@
 Writes xray/<ct_id>.npz (the shard format of drrs/, plus the style drawn for
 that CT) for the CTs of `xray_domain.folds`, and xray/contact_sheet.png (DRR
 beside radiograph style). A stand-in for real radiographs with known truth: see
-components/evaluation/xray_style.py. Real radiographs (data/radiographs) have no
-rotated truth, so they serve the tools and a future reader study, not these metrics.
+components/evaluation/xray_style.py.
+
+Real radiographs in data/radiographs/ (PNG/JPEG/DICOM) are prepared as mode A
+prepares an input (padded square, resized, [0, 1]) into xray/real.npz: they have
+no rotated truth, so they train the Cycle-GAN's radiograph domain and are scored
+by rotation fidelity (the pose regressor), not by image metrics.
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ from components.drr.render import DRRConfig, load_volume
 from components.drr.shards import SHARD_SUFFIX, Shard, write_shard
 from components.evaluation.xray_style import Style, render_radiograph_style
 from components.params import load_params
+from components.sampling.radiograph_io import read_radiograph
+from components.sampling.rotate import prepare
 from flows.stage import stage_main
 
 
@@ -66,8 +72,30 @@ def xray_domain(params_path: str = "params.yaml") -> list[str]:
     sheet = contact_sheet(rows, labels, ["DRR0", "style, DRR0 pose", "DRR1", "style, DRR1 pose"])
     with atomic_path(out_dir / "contact_sheet.png") as tmp:
         sheet.save(tmp, format="PNG")
-    print(f"radiograph-style images of {len(done)} CTs in {out_dir}")
+    real = prepare_real_radiographs(Path(cfg["real_dir"]), out_dir / "real.npz", config.geometry.pixels)
+    print(f"radiograph-style images of {len(done)} CTs in {out_dir}; {real} real radiographs")
     return done
+
+
+def prepare_real_radiographs(folder: Path, out: Path, size: int) -> int:
+    """Readable radiographs under `folder` → (n, size, size) in [0, 1]; unreadable ones are reported."""
+    images, sources = [], []
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".")) if folder.is_dir() else []
+    for path in files:
+        try:
+            image = read_radiograph(path)
+        except (ValueError, FileNotFoundError) as err:
+            print(f"skipped {path}: {err}")
+            continue
+        images.append(((prepare(image.pixels, size).tensor[0, 0].numpy() + 1) / 2).astype(np.float32))
+        sources.append(str(path.relative_to(folder)))
+    if not images:
+        out.unlink(missing_ok=True)
+        return 0
+    with atomic_path(out) as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez_compressed(fh, images=np.stack(images), sources=np.array(sources))
+    return len(images)
 
 
 def main(argv: list[str] | None = None) -> int:

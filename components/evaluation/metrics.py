@@ -50,8 +50,9 @@ def summarise(rows: pd.DataFrame) -> dict:
     out: dict = {}
     columns = [m for m in (*METRICS, "angle_error_deg") if m in rows.columns]
     for (domain, method), group in rows.groupby(["domain", "method"]):
-        by_bin = {b: {**{m: float(g[m].mean()) for m in columns}, "n": int(len(g))}
+        present = [m for m in columns if group[m].notna().any()]  # real radiographs have no image metrics
+        by_bin = {b: {**{m: float(g[m].mean()) for m in present}, "n": int(len(g))}
                   for b, g in sorted(group.groupby("bin"), key=lambda item: bin_order(item[0]))}
-        by_bin["all"] = {**{m: float(group[m].mean()) for m in columns}, "n": int(len(group))}
+        by_bin["all"] = {**{m: float(group[m].mean()) for m in present}, "n": int(len(group))}
         out.setdefault(domain, {})[method] = by_bin
     return out

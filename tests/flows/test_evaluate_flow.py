@@ -2,7 +2,9 @@
 
 import json
 
+import imageio.v3 as iio
 import mlflow
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -26,9 +28,19 @@ def test_evaluate_writes_every_report(prefect_server, tmp_path, tiny_run):
     config = UNetConfig.from_params({**TINY_UNET, "image_size": 32})
     export_model(build_unet(config), config, tmp_path / "models" / "radrotator", {})
     export_model(build_unet(config), config, tmp_path / "models" / "no_rhs" / "radrotator", {})
+    # Two "real" radiographs the pipeline did not render, and one broken file.
+    real_dir = tmp_path / "radiographs"
+    real_dir.mkdir()
+    for k in range(2):
+        iio.imwrite(real_dir / f"xr{k}.png", (np.random.default_rng(k).random((40, 30)) * 255).astype(np.uint8))
+    (real_dir / "broken.png").write_bytes(b"nope")
+    params["xray_domain"]["real_dir"] = str(real_dir)
+    params_path.write_text(yaml.safe_dump(params))
     drrs.run(str(params_path))
     folds.run(str(params_path))
     rendered = xray_domain.xray_domain(str(params_path))
+    with np.load(tmp_path / "xray" / "real.npz") as real:
+        assert real["images"].shape == (2, 32, 32) and sorted(real["sources"]) == ["xr0.png", "xr1.png"]
     assert len(rendered) >= 6 and (tmp_path / "xray" / "contact_sheet.png").exists()
     content = cyclegan.cyclegan(str(params_path))
     assert set(content) == {"drr_to_xray", "xray_to_drr", "reference_true_pair", "n_images"}
@@ -41,10 +53,15 @@ def test_evaluate_writes_every_report(prefect_server, tmp_path, tiny_run):
     assert set(summary["drr"]) == {"model", "model_no_rhs", "identity", "affine_warp"}
     assert set(summary["radiograph_style"]) == {"model", "model_no_rhs", "cyclegan_route", "identity", "affine_warp"}
     assert summary["pose_regressor_floor_deg"] >= 0
+    real = summary["real_radiograph"]
+    assert set(real) == {"model", "model_no_rhs", "cyclegan_route"}
+    assert set(real["model"]["all"]) == {"angle_error_deg", "n"} and real["model"]["all"]["n"] == 2 * 4
     assert "angle_error_deg" in summary["drr"]["model"]["all"]
     assert json.loads((reports / "metrics.json").read_text()) == summary
     pairs = pd.read_csv(reports / "pairs.csv")
-    assert (pairs["mae"] >= 0).all() and (pairs["angle_error_deg"] >= 0).all()
+    with_truth = pairs[pairs["domain"] != "real_radiograph"]
+    assert (with_truth["mae"] >= 0).all() and (pairs["angle_error_deg"] >= 0).all()
+    assert pairs.loc[pairs["domain"] == "real_radiograph", "mae"].isna().all()  # no truth, no image metric
     identity = pairs[(pairs["method"] == "identity") & (pairs["delta_x"] == 0) & (pairs["delta_y"] == 0)
                      & (pairs["delta_z"] == 0)]
     assert (identity["mae"] < 1e-6).all()  # a zero rotation is the identity, exactly
