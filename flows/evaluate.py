@@ -74,7 +74,7 @@ def evaluate(params_path: str = "params.yaml") -> dict:
     pairs = sample_pairs(shards["drr"], tuple(cfg["angle_bins"]), int(cfg["pairs_per_bin"]), int(cfg["seed"]))
     print(f"{len(pairs)} test pairs from {len(ct_ids)} CTs of fold {params['folds']['test']}")
 
-    rows, floors, examples = [], [], {d: [] for d in domains}
+    rows, floors, examples, columns = [], [], {d: [] for d in domains}, {}
     for domain in domains:
         for ct_id, i, j, b in pairs:
             shard = shards[domain][ct_id]
@@ -92,6 +92,7 @@ def evaluate(params_path: str = "params.yaml") -> dict:
                 floors.append(float(np.abs(predict_degrees(regressor, source[None], truth[None])[0] - delta).mean()))
             if len(examples[domain]) < int(cfg["figure_rows"]):
                 examples[domain].append(np.concatenate([source, truth, *outputs.values()], axis=1))
+                columns[domain] = ["input", "truth", *outputs]
     real = Path(params["xray_domain"]["out"]) / "real.npz"
     if regressor is not None and real.exists():
         rows += real_radiograph_rows(real, methods, regressor, cfg["real_rotations"])
@@ -100,7 +101,7 @@ def evaluate(params_path: str = "params.yaml") -> dict:
     if floors:  # the regressor's own error on true pairs: the floor of angle_error_deg
         summary["pose_regressor_floor_deg"] = float(np.mean(floors))
     out = Path(cfg["out"])
-    write_reports(out, table, summary, examples, params)
+    write_reports(out, table, summary, examples, columns, params)
     log_to_mlflow(out, summary, model_config.get("mlflow_run_id"), params)
     model_all = {d: methods_["model"]["all"] for d, methods_ in domain_items(summary)}
     print("model, all bins: " + "; ".join(f"{d}: " + ", ".join(f"{m} {v[m]:.3f}" for m in METRICS if m in v)
@@ -158,7 +159,8 @@ def cyclegan_translate(generator, image: np.ndarray) -> np.ndarray:
     return ((out[0, 0].clamp(-1, 1) + 1) / 2).numpy()
 
 
-def write_reports(out: Path, table: pd.DataFrame, summary: dict, examples: dict, params: dict) -> None:
+def write_reports(out: Path, table: pd.DataFrame, summary: dict, examples: dict, columns: dict,
+                  params: dict) -> None:
     (out / "plots").mkdir(parents=True, exist_ok=True)
     (out / "figures").mkdir(parents=True, exist_ok=True)
     write_csv_atomic(table, out / "pairs.csv")
@@ -194,7 +196,9 @@ def write_reports(out: Path, table: pd.DataFrame, summary: dict, examples: dict,
                 cells = [f"{v[k]:{f}}" if k in v else "–" for k, f in
                          (("mae", ".4f"), ("psnr", ".2f"), ("ssim", ".4f"), ("angle_error_deg", ".2f"))]
                 lines.append(f"| {method} | {b} | {v['n']} | " + " | ".join(cells) + " |")
-        lines += ["", f"Rows of `figures/examples_{domain}.png`: input | truth | model | identity | affine warp.", ""]
+        if domain in columns:
+            lines += ["", f"Columns of `figures/examples_{domain}.png`: {' | '.join(columns[domain])}."]
+        lines.append("")
     with atomic_path(out / "evaluation.md") as tmp:
         tmp.write_text("\n".join(lines))
 
