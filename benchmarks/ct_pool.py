@@ -24,7 +24,7 @@ from rich.table import Table
 
 from components.ct import dicom
 from components.ct.eligibility import Eligibility, geometry_reasons, intensity_reasons
-from components.ct.ingest import _resample_int16, ingest_series
+from components.ct.ingest import resample_int16, ingest_series
 from components.ct.phantom import PhantomSpec, render_pelvis
 from components.ct.series import read_series
 
@@ -44,7 +44,7 @@ def time_steps(path: Path, root: Path, out: Path, rules: Eligibility) -> dict:
     reasons = geometry_reasons(series.image, series.meta, rules) + intensity_reasons(
         sitk.GetArrayViewFromImage(series.image), rules)
     t2 = time.perf_counter()
-    resampled = _resample_int16(series.image, 1.0)
+    resampled = resample_int16(series.image, 1.0)
     t3 = time.perf_counter()
     sitk.WriteImage(resampled, str(out / "step.nii.gz"), useCompression=True)
     t4 = time.perf_counter()

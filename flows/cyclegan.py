@@ -18,13 +18,13 @@ from pathlib import Path
 import lightning as L
 import mlflow
 import numpy as np
-import pandas as pd
 import torch
 from lightning.pytorch.loggers import MLFlowLogger
 from prefect import flow
 from torch.utils.data import DataLoader, Dataset
 
 from components.atomic_write import atomic_path
+from components.data.folds import ct_ids_in_folds
 from components.drr.shards import SHARD_SUFFIX, Shard
 from components.evaluation.content import content_preservation
 from components.models.cyclegan import save_generators
@@ -64,9 +64,9 @@ def cyclegan(params_path: str = "params.yaml") -> dict:
     params = load_params(params_path)
     cfg = params["cyclegan"]
     L.seed_everything(int(cfg["seed"]), workers=True)
-    folds = pd.read_csv(Path(params["folds"]["out"]) / "folds.csv")
-    train_ids = sorted(folds.loc[folds["fold"].isin(params["folds"]["train"]), "ct_id"])
-    test_ids = sorted(folds.loc[folds["fold"] == int(params["folds"]["test"]), "ct_id"])
+    folds_csv = Path(params["folds"]["out"]) / "folds.csv"
+    train_ids = ct_ids_in_folds(folds_csv, params["folds"]["train"])
+    test_ids = ct_ids_in_folds(folds_csv, [params["folds"]["test"]])
     drr_dir, xray_dir = Path(params["drrs"]["out"]), Path(params["xray_domain"]["out"])
     missing = [c for c in train_ids if not (xray_dir / f"{c}{SHARD_SUFFIX}").exists()]
     if missing:

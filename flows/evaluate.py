@@ -28,6 +28,7 @@ from prefect import flow
 from skimage.exposure import match_histograms
 
 from components.atomic_write import atomic_path, write_csv_atomic
+from components.data.folds import ct_ids_in_folds
 from components.data.pairs import valid_pairs
 from components.drr.shards import SHARD_SUFFIX, Shard
 from components.evaluation.baselines import BASELINES
@@ -67,8 +68,7 @@ def evaluate(params_path: str = "params.yaml") -> dict:
     methods = rotation_methods(params, model, model_config)
     regressor = (load_regressor(params["pose_regressor"]["out"])
                  if (Path(params["pose_regressor"]["out"]) / "config.json").exists() else None)
-    folds = pd.read_csv(Path(params["folds"]["out"]) / "folds.csv")
-    ct_ids = sorted(folds.loc[folds["fold"] == int(params["folds"]["test"]), "ct_id"])
+    ct_ids = ct_ids_in_folds(Path(params["folds"]["out"]) / "folds.csv", [params["folds"]["test"]])
     domains = {"drr": Path(params["drrs"]["out"]), "radiograph_style": Path(params["xray_domain"]["out"])}
     shards = {d: {c: Shard(folder / f"{c}{SHARD_SUFFIX}") for c in ct_ids} for d, folder in domains.items()}
     pairs = sample_pairs(shards["drr"], tuple(cfg["angle_bins"]), int(cfg["pairs_per_bin"]), int(cfg["seed"]))

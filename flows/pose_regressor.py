@@ -13,12 +13,12 @@ from pathlib import Path
 
 import lightning as L
 import numpy as np
-import pandas as pd
 import torch
 from prefect import flow
 from torch.utils.data import DataLoader
 
 from components.atomic_write import atomic_path
+from components.data.folds import ct_ids_in_folds
 from components.data.pairs import DRRPairs
 from components.data.transforms import training_transforms
 from components.models.pose_regressor import PoseRegressorModule, predict_degrees, save_regressor
@@ -32,8 +32,9 @@ def pose_regressor(params_path: str = "params.yaml") -> dict:
     params = load_params(params_path)
     cfg = params["pose_regressor"]
     L.seed_everything(int(cfg["seed"]), workers=True)
-    folds = pd.read_csv(Path(params["folds"]["out"]) / "folds.csv")
-    ids = {role: sorted(folds.loc[folds["role"] == role, "ct_id"]) for role in ("train", "val")}
+    folds_csv = Path(params["folds"]["out"]) / "folds.csv"
+    ids = {"train": ct_ids_in_folds(folds_csv, params["folds"]["train"]),
+           "val": ct_ids_in_folds(folds_csv, [params["folds"]["val"]])}
     drr_dir = params["drrs"]["out"]
     transform = training_transforms(params["train"]["histogram_transform"], zero_rows_prob=0.0, boxes_prob=0.0)
     transform.set_random_state(int(cfg["seed"]))

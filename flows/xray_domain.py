@@ -24,6 +24,7 @@ from prefect import flow, task, unmapped
 from prefect.cache_policies import NO_CACHE
 
 from components.atomic_write import atomic_path, remove_stale_temporaries
+from components.data.folds import ct_ids_in_folds
 from components.drr.contact_sheet import contact_sheet
 from components.drr.pose_protocol import pose_rng
 from components.drr.render import DRRConfig, load_volume
@@ -56,9 +57,8 @@ def xray_domain(params_path: str = "params.yaml") -> list[str]:
     out_dir, drr_dir, pool = Path(cfg["out"]), Path(params["drrs"]["out"]), Path(params["ct_pool"]["out"])
     out_dir.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(out_dir)
-    folds = pd.read_csv(Path(params["folds"]["out"]) / "folds.csv")
     manifest = pd.read_csv(pool / "manifest.csv").set_index("ct_id")
-    ct_ids = sorted(folds.loc[folds["fold"].isin(cfg["folds"]), "ct_id"])
+    ct_ids = ct_ids_in_folds(Path(params["folds"]["out"]) / "folds.csv", cfg["folds"])
     futures = render.map([str(pool / manifest.loc[c, "path"]) for c in ct_ids], ct_ids, unmapped(str(drr_dir)),
                          unmapped(str(out_dir)), unmapped(config), unmapped(int(cfg["seed"])))
     done = [f.result() for f in futures]

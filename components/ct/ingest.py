@@ -60,7 +60,7 @@ def ingest_series(path: str | Path, root: str | Path, out_dir: str | Path, rules
             reasons = intensity_reasons(hu, rules)
         if reasons:
             return IngestResult(source, reason="; ".join(reasons))
-        resampled = _resample_int16(image, spacing_mm)
+        resampled = resample_int16(image, spacing_mm)
     except SeriesError as err:
         return IngestResult(source, reason=str(err))
 
@@ -89,7 +89,8 @@ def ingest_series(path: str | Path, root: str | Path, out_dir: str | Path, rules
     return IngestResult(source, row=row)
 
 
-def _resample_int16(image: sitk.Image, spacing_mm: float) -> sitk.Image:
+def resample_int16(image: sitk.Image, spacing_mm: float) -> sitk.Image:
+    """Resample to the pool grid and store as int16 HU (what pool volumes hold)."""
     resampled = resample_isotropic(sitk.Cast(image, sitk.sitkFloat32), spacing_mm)
     # Round, then clamp into int16 so extended-range metal cannot wrap around.
     resampled = sitk.Clamp(sitk.Round(resampled), sitk.sitkFloat32, -32768, 32767)

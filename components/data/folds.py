@@ -11,6 +11,7 @@ not at all); the choice is logged.
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -63,6 +64,12 @@ def assign_folds(manifest: pd.DataFrame, n_folds: int = 7, seed: int = 0,
     out = out.sort_values(["fold", "ct_id"]).reset_index(drop=True)
     out.attrs["stratified_by"] = features
     return out
+
+
+def ct_ids_in_folds(folds_csv: str | Path, folds) -> list[str]:
+    """The sorted ct_ids that folds.csv assigns to any of `folds` (fold numbers)."""
+    table = pd.read_csv(folds_csv)
+    return sorted(table.loc[table["fold"].isin([int(f) for f in folds]), "ct_id"])
 
 
 def role_map(train: list[int], val: int, test: int) -> dict[int, str]:

@@ -13,12 +13,12 @@ from dataclasses import asdict, dataclass
 
 import lightning as L
 import numpy as np
-import pandas as pd
 import torch
 from lion_pytorch import Lion
 from torch.optim.swa_utils import AveragedModel
 from torch.utils.data import DataLoader, Dataset
 
+from components.data.folds import ct_ids_in_folds
 from components.data.pairs import DRRPairs
 from components.data.transforms import evaluation_transforms, training_transforms
 from components.models.diffusion import HybridLoss, training_scheduler
@@ -142,15 +142,11 @@ class PairDataModule(L.LightningDataModule):
         self.batch_size, self.histogram, self.num_workers, self.seed = batch_size, histogram, num_workers, seed
         self.max_val_pairs = max_val_pairs
 
-    def _cts(self, folds: list[int]) -> list[str]:
-        table = pd.read_csv(self.folds_csv)
-        return sorted(table.loc[table["fold"].isin(folds), "ct_id"])
-
     def setup(self, stage: str | None = None) -> None:
         transform = training_transforms(self.histogram)
         transform.set_random_state(self.seed)
-        self.train_set = TransformedPairs(DRRPairs(self.shard_dir, self._cts(self.train_folds)), transform)
-        val = DRRPairs(self.shard_dir, self._cts(self.val_folds))
+        self.train_set = TransformedPairs(DRRPairs(self.shard_dir, ct_ids_in_folds(self.folds_csv, self.train_folds)), transform)
+        val = DRRPairs(self.shard_dir, ct_ids_in_folds(self.folds_csv, self.val_folds))
         keep = np.random.default_rng(self.seed).permutation(len(val))[: self.max_val_pairs]
         self.val_set = torch.utils.data.Subset(TransformedPairs(val, evaluation_transforms()), sorted(keep))
 

@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from components.data.folds import assign_folds, choose_strata, role_map
+from components.data.folds import assign_folds, choose_strata, ct_ids_in_folds, role_map
 from components.validation.folds_suite import validate_folds
 from components.validation.gate import ValidationFailed
 
@@ -75,3 +75,13 @@ def test_gate_names_a_missing_ct_and_unbalanced_folds():
     lopsided = folds.assign(fold=[1] * 8 + list(range(2, 2 + len(folds) - 8)))
     with pytest.raises(ValidationFailed, match="fold sizes"):
         validate_folds(lopsided, m, 7, 0.1)
+
+
+def test_ct_ids_in_folds_reads_the_table(tmp_path):
+    m = manifest(30)
+    folds = assign_folds(m, 7, seed=0)
+    folds.to_csv(tmp_path / "folds.csv", index=False)
+    train = ct_ids_in_folds(tmp_path / "folds.csv", [1, 2, 3, 4, 5])
+    test = ct_ids_in_folds(tmp_path / "folds.csv", ["7"])
+    assert train == sorted(folds.loc[folds["fold"] <= 5, "ct_id"]) and not set(train) & set(test)
+    assert test == sorted(folds.loc[folds["fold"] == 7, "ct_id"])
