@@ -66,33 +66,11 @@ def evaluate(params_path: str = "params.yaml") -> dict:
     torch.manual_seed(int(cfg["seed"]))
     model, model_config = load_model(Path(params["train"]["out"]) / "radrotator")
     methods = rotation_methods(params, model, model_config)
-    regressor = (load_regressor(params["pose_regressor"]["out"])
-                 if (Path(params["pose_regressor"]["out"]) / "config.json").exists() else None)
-    ct_ids = ct_ids_in_folds(Path(params["folds"]["out"]) / "folds.csv", [params["folds"]["test"]])
-    domains = {"drr": Path(params["drrs"]["out"]), "radiograph_style": Path(params["xray_domain"]["out"])}
-    shards = {d: {c: Shard(folder / f"{c}{SHARD_SUFFIX}") for c in ct_ids} for d, folder in domains.items()}
-    pairs = sample_pairs(shards["drr"], tuple(cfg["angle_bins"]), int(cfg["pairs_per_bin"]), int(cfg["seed"]))
-    print(f"{len(pairs)} test pairs from {len(ct_ids)} CTs of fold {params['folds']['test']}")
+    regressor = pose_regressor_if_trained(params)
+    shards, pairs = test_set(params)
+    print(f"{len(pairs)} test pairs from {len(shards['drr'])} CTs of fold {params['folds']['test']}")
 
-    rows, floors, examples, columns = [], [], {d: [] for d in domains}, {}
-    for domain in domains:
-        for ct_id, i, j, b in pairs:
-            shard = shards[domain][ct_id]
-            source, truth = shard.image(i), shard.image(j)
-            delta = shard.poses[j] - shard.poses[i]
-            outputs = {name: fn(source, delta) for name, (fn, domains_) in methods.items() if domain in domains_}
-            for method, image in outputs.items():
-                row = {"domain": domain, "method": method, "bin": b, "ct_id": ct_id, "source": i, "target": j,
-                       **{f"delta_{a}": float(v) for a, v in zip("xyz", delta)}, **image_metrics(image, truth)}
-                if regressor is not None:
-                    row["angle_error_deg"] = float(np.abs(predict_degrees(regressor, source[None], image[None])[0]
-                                                          - delta).mean())
-                rows.append(row)
-            if regressor is not None and domain == "drr":
-                floors.append(float(np.abs(predict_degrees(regressor, source[None], truth[None])[0] - delta).mean()))
-            if len(examples[domain]) < int(cfg["figure_rows"]):
-                examples[domain].append(np.concatenate([source, truth, *outputs.values()], axis=1))
-                columns[domain] = ["input", "truth", *outputs]
+    rows, floors, examples, columns = score_methods(methods, shards, pairs, regressor, int(cfg["figure_rows"]))
     real = Path(params["xray_domain"]["out"]) / "real.npz"
     if regressor is not None and real.exists():
         rows += real_radiograph_rows(real, methods, regressor, cfg["real_rotations"])
@@ -109,25 +87,71 @@ def evaluate(params_path: str = "params.yaml") -> dict:
     return summary
 
 
+def score_methods(methods: dict, shards: dict, pairs: list, regressor, figure_rows: int = 0):
+    """Per-pair rows (metrics of every method on every domain), the regressor's floors on
+    true pairs, and example figure rows with their column names."""
+    rows, floors, examples, columns = [], [], {d: [] for d in shards}, {}
+    for domain in shards:
+        for ct_id, i, j, b in pairs:
+            shard = shards[domain][ct_id]
+            source, truth = shard.image(i), shard.image(j)
+            delta = shard.poses[j] - shard.poses[i]
+            outputs = {name: fn(source, delta) for name, (fn, domains_) in methods.items() if domain in domains_}
+            for method, image in outputs.items():
+                row = {"domain": domain, "method": method, "bin": b, "ct_id": ct_id, "source": i, "target": j,
+                       **{f"delta_{a}": float(v) for a, v in zip("xyz", delta)}, **image_metrics(image, truth)}
+                if regressor is not None:
+                    row["angle_error_deg"] = float(np.abs(predict_degrees(regressor, source[None], image[None])[0]
+                                                          - delta).mean())
+                rows.append(row)
+            if regressor is not None and domain == "drr":
+                floors.append(float(np.abs(predict_degrees(regressor, source[None], truth[None])[0] - delta).mean()))
+            if len(examples[domain]) < figure_rows:
+                examples[domain].append(np.concatenate([source, truth, *outputs.values()], axis=1))
+                columns[domain] = ["input", "truth", *outputs]
+    return rows, floors, examples, columns
+
+
+def test_set(params: dict) -> tuple[dict, list]:
+    """Shards of the test fold's CTs per domain, and the sampled (ct_id, i, j, bin) pairs."""
+    cfg = params["evaluate"]
+    ct_ids = ct_ids_in_folds(Path(params["folds"]["out"]) / "folds.csv", [params["folds"]["test"]])
+    domains = {"drr": Path(params["drrs"]["out"]), "radiograph_style": Path(params["xray_domain"]["out"])}
+    shards = {d: {c: Shard(folder / f"{c}{SHARD_SUFFIX}") for c in ct_ids} for d, folder in domains.items()}
+    return shards, sample_pairs(shards["drr"], tuple(cfg["angle_bins"]), int(cfg["pairs_per_bin"]), int(cfg["seed"]))
+
+
+def pose_regressor_if_trained(params: dict):
+    folder = Path(params["pose_regressor"]["out"])
+    return load_regressor(folder) if (folder / "config.json").exists() else None
+
+
+BOTH_DOMAINS = ("drr", "radiograph_style")
+
+
+def model_method(rotator: Rotator, cfg: dict):
+    """The model as an evaluation method: DDIM with the evaluation's steps, guidance and seed."""
+    options = dict(steps=int(cfg["steps"]), guidance=float(cfg["guidance"]), seed=int(cfg["seed"]))
+    return lambda source, delta: rotator.rotate(source, [delta], **options)[0]
+
+
 def rotation_methods(params: dict, model, model_config: dict) -> dict:
     """name → (fn(source, delta) → image, domains it applies to), for the models that exist."""
     cfg = params["evaluate"]
-    options = dict(steps=int(cfg["steps"]), guidance=float(cfg["guidance"]), seed=int(cfg["seed"]))
-    both = ("drr", "radiograph_style")
+    both = BOTH_DOMAINS
     rotator = Rotator(model, model_config["unet"]["image_size"])
-    methods = {"model": (lambda s, d: rotator.rotate(s, [d], **options)[0], both)}
+    methods = {"model": (model_method(rotator, cfg), both)}
     ablation = Path(params["train_no_rhs"]["out"]) / "radrotator"
     if (ablation / "config.json").exists():
         net, config = load_model(ablation)
-        no_rhs = Rotator(net, config["unet"]["image_size"])
-        methods["model_no_rhs"] = (lambda s, d: no_rhs.rotate(s, [d], **options)[0], both)
+        methods["model_no_rhs"] = (model_method(Rotator(net, config["unet"]["image_size"]), cfg), both)
     cyclegan_dir = Path(params["cyclegan"]["out"])
     if (cyclegan_dir / "config.json").exists():
         to_xray, to_drr = load_generators(cyclegan_dir)
 
         def cyclegan_route(source, delta):
             drr_style = cyclegan_translate(to_drr, source)
-            rotated = rotator.rotate(drr_style, [delta], **options)[0]
+            rotated = methods["model"][0](drr_style, delta)
             return match_histograms(cyclegan_translate(to_xray, rotated), source)
 
         methods["cyclegan_route"] = (cyclegan_route, ("radiograph_style",))

@@ -142,3 +142,22 @@ def tiny_run(tmp_path, tiny_pool, monkeypatch):
     params["evaluate"].update({"out": str(tmp_path / "reports"), "pairs_per_bin": 1, "steps": 2, "figure_rows": 2})
     path.write_text(yaml.safe_dump(params))
     return path, params, uri
+
+
+def register_tiny_model(folder: Path, seed: int = 0, alias: str = "challenger", image_size: int = 16) -> tuple[str, str]:
+    """Export an (untrained) tiny U-Net to `folder` and register it in the current MLflow
+    store as a new version of `radrotator`; returns (version, run_id)."""
+    import mlflow
+    import torch
+
+    from components.models.unet import UNetConfig, build_unet
+    from components.registry import tracking
+    from components.registry.export import export_model
+
+    torch.manual_seed(seed)
+    config = UNetConfig.from_params({**TINY_UNET, "image_size": image_size})
+    model_dir = export_model(build_unet(config), config, folder, {})
+    tracking.configure(folder.parent, "radrotator")
+    with mlflow.start_run() as run:
+        _, version = tracking.log_and_register(model_dir, alias=alias)
+    return version, run.info.run_id

@@ -16,6 +16,7 @@ import yaml
 from mlflow import MlflowClient
 
 MODEL_NAME = "radrotator"
+COMPONENTS = Path(__file__).resolve().parents[1]
 PIP_REQUIREMENTS = ["torch==2.13.0", "monai==1.6.1", "einops>=0.8,<0.9", "safetensors>=0.8,<0.9",
                     "scikit-image>=0.26,<0.27", "imageio>=2.38,<3", "pandas>=3.1,<3.2", "mlflow>=3.17,<3.18"]
 
@@ -65,11 +66,12 @@ def log_and_register(model_dir: str | Path, alias: str = "challenger") -> tuple[
     """Log the exported model as a pyfunc in the active run, register it, set `alias`."""
     from components.registry.pyfunc import SIGNATURE
 
-    # Models from code: the entry script is logged, not a pickled instance.
+    # Models from code: the entry script is logged, not a pickled instance; the
+    # `components` package travels with it, so `mlflow models serve` needs no checkout.
     entry = Path(__file__).with_name("pyfunc_entry.py")
     info = mlflow.pyfunc.log_model(name="model", python_model=str(entry),
                                    artifacts={"model_dir": str(model_dir)}, signature=SIGNATURE,
-                                   pip_requirements=PIP_REQUIREMENTS)
+                                   code_paths=[str(COMPONENTS)], pip_requirements=PIP_REQUIREMENTS)
     version = mlflow.register_model(info.model_uri, MODEL_NAME)
     MlflowClient().set_registered_model_alias(MODEL_NAME, alias, version.version)
     return info.model_uri, str(version.version)

@@ -12,8 +12,8 @@ import yaml
 
 from components.models.unet import UNetConfig, build_unet
 from components.registry.export import export_model
-from flows import cyclegan, drrs, evaluate, folds, pose_regressor, xray_domain
-from tests.conftest import TINY_UNET
+from flows import cyclegan, drrs, evaluate, folds, pose_regressor, promote, xray_domain
+from tests.conftest import TINY_UNET, register_tiny_model
 
 pytestmark = pytest.mark.slow
 
@@ -73,3 +73,20 @@ def test_evaluate_writes_every_report(prefect_server, tmp_path, tiny_run):
     mlflow.set_tracking_uri(uri)
     run = mlflow.search_runs(experiment_names=[params["train"]["experiment"]]).iloc[0]
     assert run["metrics.eval.radiograph_style.cyclegan_route.mae"] >= 0
+
+    # The gate after it: the first registered model becomes champion; when the protocol
+    # changes, the champion is scored again on the new one before any comparison.
+    first, run_id = register_tiny_model(tmp_path / "models" / "registered", seed=0, image_size=32)
+    (tmp_path / "models" / "train_metrics.json").write_text(json.dumps({"run_id": run_id, "registered_version": first}))
+    params["promote"]["out"] = str(reports / "promotion.json")
+    params_path.write_text(yaml.safe_dump(params))
+    assert promote.promote(str(params_path))["decision"] == "promoted"
+    params["evaluate"]["steps"] = 3
+    params_path.write_text(yaml.safe_dump(params))
+    second, run_id = register_tiny_model(tmp_path / "models" / "registered", seed=1, image_size=32)
+    (tmp_path / "models" / "train_metrics.json").write_text(json.dumps({"run_id": run_id, "registered_version": second}))
+    record = promote.promote(str(params_path))
+    assert record["previous_champion"]["metrics_from"] == "re-evaluated"
+    assert set(record["previous_champion"]["metrics"]) >= {"drr.ssim", "radiograph_style.angle_error_deg"}
+    fingerprints = {v.version: v.tags["eval.fingerprint"] for v in mlflow.MlflowClient().search_model_versions()}
+    assert fingerprints[int(first)] == fingerprints[int(second)] == record["evaluation_fingerprint"]
