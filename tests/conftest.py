@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import tempfile
 from pathlib import Path
 
@@ -161,3 +162,45 @@ def register_tiny_model(folder: Path, seed: int = 0, alias: str = "challenger", 
     with mlflow.start_run() as run:
         _, version = tracking.log_and_register(model_dir, alias=alias)
     return version, run.info.run_id
+
+
+def sh(*cmd, cwd, env):
+    done = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, f"{' '.join(cmd)} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    return done.stdout
+
+
+def dvc_project(tmp_path: Path, api_url: str) -> tuple[Path, dict]:
+    """A temporary git + DVC repository with the project's dvc.yaml, flows and components, 12
+    small synthetic series committed as data (4 mm voxels, 16 px DRRs); returns (repo, env)."""
+    import shutil
+    import sys
+
+    import yaml
+
+    repo = tmp_path / "project"
+    repo.mkdir()
+    for name in ("dvc.yaml", "params.yaml", ".dvcignore"):
+        shutil.copy(PROJECT_ROOT / name, repo / name)
+    for package in ("components", "flows"):
+        shutil.copytree(PROJECT_ROOT / package, repo / package,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["synthetic"]["inplane_mm"] = [4.0, 4.0]  # small phantoms, same anatomy
+    params["ct_pool"]["spacing_mm"] = 4.0
+    params["drrs"].update({"drrs_per_ct": 5, "volume_spacing_mm": 4.0})
+    params["drrs"]["geometry"]["pixels"] = 16
+    (repo / "params.yaml").write_text(yaml.safe_dump(params))
+
+    bin_dir = str(Path(sys.executable).parent)
+    env = {**os.environ, "PATH": bin_dir + os.pathsep + os.environ["PATH"], "PREFECT_API_URL": api_url,
+           "DVC_SITE_CACHE_DIR": str(tmp_path / "site_cache"), "DVC_NO_ANALYTICS": "1",
+           "PYTHONPATH": str(repo)}
+    sh("git", "init", "-q", cwd=repo, env=env)
+    sh("dvc", "init", "-q", cwd=repo, env=env)
+    sh("dvc", "config", "core.analytics", "false", cwd=repo, env=env)
+    sh(sys.executable, "-m", "flows.cli", "synth-ct", "data/ct", "--n", "12", "--seed", "3", cwd=repo, env=env)
+    sh("dvc", "add", "data", "-q", cwd=repo, env=env)
+    sh("git", "add", "-A", cwd=repo, env=env)
+    sh("git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "data", cwd=repo, env=env)
+    return repo, env
