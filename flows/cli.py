@@ -6,6 +6,7 @@
     radrotator drr CT --angles X Y Z --out PNG [--pixels N]   one DRR of a pool volume
     radrotator rotate IMAGE --angles X Y Z [X Y Z ...] --out OUT    mode A: rotated view(s)
     radrotator video IMAGE --axis x|y|z --out OUT.mp4|.gif          mode B: a rotation sweep
+    radrotator sweep --trials N                               Optuna over training knobs (flows/sweep.py)
 """
 
 from __future__ import annotations
@@ -158,6 +159,20 @@ def video(args) -> int:
     return 0
 
 
+def sweep(args) -> int:
+    from flows import sweep as sweep_flow
+
+    if args.trials < 1:
+        print("sweep failed: --trials must be at least 1", file=sys.stderr)
+        return 1
+    try:
+        sweep_flow.sweep(args.params, args.trials)
+    except Exception as err:
+        print(f"sweep failed: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def _model_options(p) -> None:
     p.add_argument("--model", default="models:/radrotator@champion",
                    help="registry URI or a folder with ema.safetensors + config.json")
@@ -216,6 +231,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True)
     _model_options(p)
     p.set_defaults(func=video)
+
+    p = sub.add_parser("sweep", help="Optuna sweep over training knobs (params.yaml `sweep`), resumable")
+    p.add_argument("--trials", type=int, required=True, help="finished trials the study should hold")
+    p.add_argument("--params", default=argparse.SUPPRESS, help="as before the command")
+    p.set_defaults(func=sweep)
     return parser
 
 

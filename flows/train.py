@@ -10,6 +10,7 @@ MLflow run (params, losses, validation grids) and a new registered version of
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -44,34 +45,62 @@ def validation_grid(module: RadRotatorModule, data: PairDataModule, n: int, step
     return ((torch.cat(rows, dim=0).clamp(-1, 1) + 1) / 2).numpy()
 
 
+def pair_data(params: dict, cfg: dict) -> PairDataModule:
+    """The training folds' pairs (with cfg's histogram transform) and the validation fold's, set up."""
+    data = PairDataModule(params["drrs"]["out"], str(Path(params["folds"]["out"]) / "folds.csv"),
+                          list(params["folds"]["train"]), [int(params["folds"]["val"])],
+                          batch_size=int(cfg["batch_size"]), histogram=cfg["histogram_transform"],
+                          seed=int(cfg["seed"]), max_val_pairs=int(cfg["val_pairs"]))
+    data.setup()
+    return data
+
+
+def world_size(cfg: dict) -> int:
+    devices = cfg.get("devices", 1)
+    return (devices if isinstance(devices, int) else 1) * int(cfg.get("num_nodes", 1))
+
+
+def worker_rank() -> int:
+    """Non-zero in the processes Lightning's DDP launcher starts beside rank 0 (and on other nodes)."""
+    return int(os.environ.get("LOCAL_RANK", 0)) + int(os.environ.get("NODE_RANK", 0))
+
+
+def make_trainer(cfg: dict, logger, callbacks: list, **options) -> L.Trainer:
+    """A Lightning Trainer from params `train`: devices, strategy (ddp across GPUs and nodes) and
+    bf16 on GPU; `options` for what the caller decides (validation cadence)."""
+    gpu = torch.cuda.is_available() if cfg.get("accelerator", "auto") == "auto" else cfg["accelerator"] == "gpu"
+    return L.Trainer(max_steps=int(cfg["max_steps"]), accelerator="gpu" if gpu else "cpu",
+                     devices=cfg.get("devices", 1), num_nodes=int(cfg.get("num_nodes", 1)),
+                     strategy=cfg.get("strategy", "auto"),
+                     precision="bf16-mixed" if gpu and cfg.get("bf16", True) else "32-true",
+                     gradient_clip_val=float(cfg["gradient_clip"]), logger=logger, callbacks=callbacks,
+                     limit_val_batches=int(cfg["val_batches"]), log_every_n_steps=int(cfg["log_every"]),
+                     enable_progress_bar=cfg.get("progress_bar", True), deterministic=False, **options)
+
+
 @flow(name="train", log_prints=True)
 def train(params_path: str = "params.yaml", section: str | None = None) -> dict:
     """Train with params `train`, overridden by params[section] when given (an ablation)."""
     params = load_params(params_path)
     cfg = {**params["train"], **(params[section] if section else {})}
     L.seed_everything(int(cfg["seed"]), workers=True)
-    data = PairDataModule(params["drrs"]["out"], str(Path(params["folds"]["out"]) / "folds.csv"),
-                          list(params["folds"]["train"]), [int(params["folds"]["val"])],
-                          batch_size=int(cfg["batch_size"]), histogram=cfg["histogram_transform"],
-                          seed=int(cfg["seed"]), max_val_pairs=int(cfg["val_pairs"]))
-    data.setup()
+    data = pair_data(params, cfg)
     print(f"{len(data.train_set)} training pairs, {len(data.val_set)} validation pairs")
     module = RadRotatorModule(cfg["unet"], cfg["optim"])
+    out_dir = Path(cfg["out"])
+    val_every = min(int(cfg["val_every"]), len(data.train_dataloader()) // world_size(cfg))
+    if worker_rank():  # a DDP worker: it trains; rank 0 alone tracks, exports and registers
+        checkpoints = ModelCheckpoint(dirpath=out_dir / "checkpoints", save_last=True, save_top_k=0)
+        trainer = make_trainer(cfg, False, [checkpoints], val_check_interval=val_every, check_val_every_n_epoch=None)
+        trainer.fit(module, datamodule=data)
+        return {"rank": trainer.global_rank, "steps": int(trainer.global_step)}
     uri = tracking.configure(PROJECT_ROOT, cfg["experiment"])
-    gpu = torch.cuda.is_available()
     with mlflow.start_run(run_name=cfg.get("run_name")) as run:
         mlflow.log_params(tracking.flatten(params))
         mlflow.set_tags(tracking.lineage(PROJECT_ROOT))
         logger = MLFlowLogger(experiment_name=cfg["experiment"], tracking_uri=uri, run_id=run.info.run_id)
-        out_dir = Path(cfg["out"])
         checkpoints = ModelCheckpoint(dirpath=out_dir / "checkpoints", save_last=True, save_top_k=0)
-        trainer = L.Trainer(max_steps=int(cfg["max_steps"]), accelerator="gpu" if gpu else "cpu",
-                            devices=cfg.get("devices", 1), strategy=cfg.get("strategy", "auto"),
-                            precision="bf16-mixed" if gpu and cfg.get("bf16", True) else "32-true",
-                            gradient_clip_val=float(cfg["gradient_clip"]), logger=logger,
-                            callbacks=[checkpoints], val_check_interval=min(int(cfg["val_every"]), len(data.train_dataloader())),
-                            check_val_every_n_epoch=None, limit_val_batches=int(cfg["val_batches"]),
-                            log_every_n_steps=int(cfg["log_every"]), enable_progress_bar=True, deterministic=False)
+        trainer = make_trainer(cfg, logger, [checkpoints], val_check_interval=val_every, check_val_every_n_epoch=None)
         resume = out_dir / "checkpoints" / "last.ckpt"
         trainer.fit(module, datamodule=data, ckpt_path=str(resume) if cfg.get("resume") and resume.exists() else None)
         grid = validation_grid(module, data, int(cfg["grid_pairs"]), int(cfg["grid_steps"]), float(cfg["guidance"]))
@@ -84,7 +113,8 @@ def train(params_path: str = "params.yaml", section: str | None = None) -> dict:
                               if cfg.get("register", True) else (None, None))
         metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
         summary = {"run_id": run.info.run_id, "model_uri": model_uri, "registered_version": version,
-                   "steps": int(trainer.global_step), "train_pairs": len(data.train_set), **metrics}
+                   "steps": int(trainer.global_step), "train_pairs": len(data.train_set),
+                   "world_size": trainer.world_size, **metrics}
     with atomic_path(out_dir / "train_metrics.json") as tmp:
         tmp.write_text(json.dumps(summary, indent=2) + "\n")
     print(f"registered {tracking.MODEL_NAME} v{version} as challenger (run {summary['run_id']})" if version

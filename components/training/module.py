@@ -70,13 +70,13 @@ class RadRotatorModule(L.LightningModule):
         net = self.ema.module if ema else self.model
         return net(torch.cat([x_t, source], 1), t, class_labels=angles)
 
-    def _step(self, batch, ema: bool):
+    def _step(self, batch, ema: bool, generator: torch.Generator | None = None):
         target, source, angles = batch["target"], batch["source"], batch["angles"]
         if not ema and self.train_config.guidance_drop_prob > 0:
             drop = torch.rand(len(angles), device=angles.device) < self.train_config.guidance_drop_prob
             angles = torch.where(drop[:, None], torch.full_like(angles, float("nan")), angles)
-        noise = torch.randn_like(target)
-        t = torch.randint(0, self.train_config.timesteps, (len(target),), device=target.device)
+        noise = torch.randn(target.shape, generator=generator, device=target.device, dtype=target.dtype)
+        t = torch.randint(0, self.train_config.timesteps, (len(target),), generator=generator, device=target.device)
         x_t = self.scheduler.add_noise(target, noise, t)
         return self.loss(self(x_t, source, t, angles, ema=ema), target, x_t, noise, t)
 
@@ -89,8 +89,11 @@ class RadRotatorModule(L.LightningModule):
         self.ema.update_parameters(self.model)
 
     def validation_step(self, batch, batch_idx):
-        losses = self._step(batch, ema=True)
-        self.log_dict({f"val/{k}": v for k, v in losses.items()}, prog_bar=True, batch_size=len(batch["target"]))
+        # The same noise and timesteps at every validation: losses compare across steps and runs.
+        generator = torch.Generator(self.device).manual_seed(batch_idx)
+        losses = self._step(batch, ema=True, generator=generator)
+        self.log_dict({f"val/{k}": v for k, v in losses.items()}, prog_bar=True, batch_size=len(batch["target"]),
+                      sync_dist=True)  # averaged over DDP processes
         return losses["loss"]
 
     def configure_optimizers(self):

@@ -1,0 +1,199 @@
+"""Optuna sweep over training knobs: `radrotator sweep --trials N` (a Prefect flow).
+
+    python -m flows.sweep --trials N [--params params.yaml]
+
+Each trial trains at the CPU profile for `sweep.max_steps` and is scored by its
+validation loss (EMA weights, fixed noise); unpromising trials are pruned by
+Optuna's MedianPruner through optuna-integration's Lightning callback. The study
+lives in SQLite (`sweep.storage`), so `--trials N` means "until the study holds N
+finished trials": an interrupted sweep resumes, and a finished one can be
+extended. MLflow: one parent run per study, a child run per trial. Writes to
+`sweep.out`: best_params.yaml (in params.yaml's shape), dvc_exp_run.sh (the same
+as `dvc exp run -S ...`), trials.csv and history.png.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import shlex
+import sys
+import warnings
+from pathlib import Path
+
+import lightning as L
+import mlflow
+import optuna
+import yaml
+from lightning.pytorch.loggers import MLFlowLogger
+from optuna.trial import TrialState
+from optuna_integration import PyTorchLightningPruningCallback
+from prefect import flow
+
+from components.atomic_write import atomic_path, write_csv_atomic
+from components.params import load_params
+from components.registry import tracking
+from components.training.module import RadRotatorModule
+from flows import PROJECT_ROOT
+from flows.train import make_trainer, pair_data
+
+FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
+
+
+def suggest(trial: optuna.Trial, space: dict, base_channels: list[int]) -> dict[str, object]:
+    """{`train` key path: value} for one trial."""
+    chosen = {}
+    for key, spec in space.items():
+        if isinstance(spec, dict):
+            chosen[key] = trial.suggest_float(key, float(spec["low"]), float(spec["high"]),
+                                              log=bool(spec.get("log", False)))
+        elif isinstance(spec, list) and spec:
+            chosen[key] = trial.suggest_categorical(key, spec)
+        else:
+            raise ValueError(f"sweep.space.{key}: expected {{low, high[, log]}} or a list of choices, got {spec!r}")
+    return expand(chosen, base_channels)
+
+
+def expand(chosen: dict[str, object], base_channels: list[int]) -> dict[str, object]:
+    """`unet.width` w scales the U-Net's channels to start at w (same levels, same ratios),
+    with min(w, 32) GroupNorm groups; every other key is a `train` key already."""
+    out = {k: v for k, v in chosen.items() if k != "unet.width"}
+    if "unet.width" in chosen:
+        w = int(chosen["unet.width"])
+        out.update({"unet.channels": [c * w // base_channels[0] for c in base_channels],
+                    "unet.norm_num_groups": min(w, 32)})
+    return out
+
+
+def apply(cfg: dict, overrides: dict[str, object]) -> dict:
+    """A copy of `cfg` with dotted-key overrides; unknown keys are an error (a typo would be silent)."""
+    cfg = copy.deepcopy(cfg)
+    for key, value in overrides.items():
+        node, *path = cfg, *key.split(".")
+        for part in path[:-1]:
+            node = node[part]
+        if path[-1] not in node:
+            raise KeyError(f"train.{key}: not a key of params.yaml `train`")
+        node[path[-1]] = value
+    return cfg
+
+
+def open_study(cfg: dict) -> optuna.Study:
+    storage_path = Path(cfg["storage"])
+    storage_path.parent.mkdir(parents=True, exist_ok=True)
+    # Heartbeats: a trial whose process died is failed and retried when the sweep resumes.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        storage = optuna.storages.RDBStorage(
+            f"sqlite:///{storage_path.resolve()}", heartbeat_interval=30,
+            heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=1))
+    pruner = optuna.pruners.MedianPruner(n_startup_trials=int(cfg["pruner"]["n_startup_trials"]),
+                                         n_warmup_steps=int(cfg["pruner"]["n_warmup_steps"]))
+    return optuna.create_study(study_name=cfg["study"], storage=storage, direction="minimize", load_if_exists=True,
+                               sampler=optuna.samplers.TPESampler(seed=int(cfg["seed"])), pruner=pruner)
+
+
+def objective(params: dict, cfg: dict, uri: str):
+    def run(trial: optuna.Trial) -> float:
+        overrides = suggest(trial, cfg["space"], params["train"]["unet"]["channels"])
+        train_cfg = apply(params["train"], overrides)
+        train_cfg.update({"max_steps": int(cfg["max_steps"]), "val_batches": int(cfg["val_batches"]),
+                          "seed": int(cfg["seed"]), "progress_bar": False})
+        L.seed_everything(int(cfg["seed"]), workers=True)
+        data = pair_data(params, train_cfg)
+        module = RadRotatorModule(train_cfg["unet"], train_cfg["optim"])
+        with mlflow.start_run(run_name=f"trial-{trial.number}", nested=True) as child:
+            mlflow.log_params({"trial": trial.number, **{k: str(v) for k, v in overrides.items()}})
+            logger = MLFlowLogger(experiment_name=cfg["experiment"], tracking_uri=uri, run_id=child.info.run_id)
+            # An "epoch" is val_every steps: the callback reports (and may prune) once per epoch.
+            trainer = make_trainer(train_cfg, logger, [PyTorchLightningPruningCallback(trial, monitor="val/loss")],
+                                   limit_train_batches=int(cfg["val_every"]), check_val_every_n_epoch=1,
+                                   enable_checkpointing=False, enable_model_summary=False)
+            try:
+                trainer.fit(module, datamodule=data)
+            except optuna.TrialPruned:
+                mlflow.set_tags({"optuna.state": "pruned", "optuna.pruned_at_step": trainer.global_step})
+                raise
+            value = float(trainer.callback_metrics["val/loss"])
+            mlflow.log_metric("objective", value)
+            mlflow.set_tag("optuna.state", "complete")
+        return value
+
+    return run
+
+
+def dvc_exp_run_command(best: dict[str, object]) -> str:
+    return "dvc exp run " + " ".join("-S " + shlex.quote(f"train.{k}={json.dumps(v)}") for k, v in best.items())
+
+
+def write_outputs(study: optuna.Study, out: Path, base_channels: list[int]) -> dict:
+    """best_params.yaml, dvc_exp_run.sh, trials.csv and history.png; returns the best overrides."""
+    from optuna.visualization.matplotlib import plot_optimization_history
+
+    best = expand(study.best_trial.params, base_channels)
+    nested: dict = {}
+    for key, value in best.items():
+        node = nested.setdefault("train", {})
+        *parents, leaf = key.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    header = (f"# Best of study {study.study_name!r}: trial {study.best_trial.number}, validation loss "
+              f"{study.best_value:.5f}.\n# Apply with: sh {out / 'dvc_exp_run.sh'}\n")
+    with atomic_path(out / "best_params.yaml") as tmp:
+        tmp.write_text(header + yaml.safe_dump(nested, sort_keys=True))
+    with atomic_path(out / "dvc_exp_run.sh") as tmp:
+        tmp.write_text("#!/bin/sh\n# The sweep's best training knobs as a DVC experiment.\n"
+                       + dvc_exp_run_command(best) + ' "$@"\n')
+    write_csv_atomic(study.trials_dataframe(), out / "trials.csv")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        axes = plot_optimization_history(study)
+    axes.set_ylabel("validation loss")
+    with atomic_path(out / "history.png") as tmp:
+        axes.figure.savefig(tmp, format="png", dpi=120, bbox_inches="tight")
+    return best
+
+
+@flow(name="sweep", log_prints=True)
+def sweep(params_path: str = "params.yaml", trials: int = 10) -> dict:
+    params = load_params(params_path)
+    cfg = params["sweep"]
+    study = open_study(cfg)
+    done = sum(t.state in FINISHED for t in study.trials)
+    todo = max(0, int(trials) - done)
+    print(f"study {cfg['study']!r} in {cfg['storage']}: {done} trials finished, running {todo} more")
+    uri = tracking.configure(PROJECT_ROOT, cfg["experiment"])
+    parent_id = study.user_attrs.get("mlflow_parent_run_id")
+    with mlflow.start_run(run_id=parent_id, run_name=None if parent_id else f"sweep-{cfg['study']}") as parent:
+        if not parent_id:
+            study.set_user_attr("mlflow_parent_run_id", parent.info.run_id)
+            mlflow.log_params({"study": cfg["study"], "storage": cfg["storage"], "max_steps": cfg["max_steps"],
+                               "space": str(cfg["space"])})
+        mlflow.set_tags(tracking.lineage(PROJECT_ROOT))
+        # A trial that fails at run time (a diverging or out-of-memory combination) is recorded
+        # and the sweep goes on; a configuration error stops it.
+        study.optimize(objective(params, cfg, uri), n_trials=todo, catch=(RuntimeError,))
+        finished = [t for t in study.trials if t.state in FINISHED]
+        if not any(t.state == TrialState.COMPLETE for t in finished):
+            raise RuntimeError(f"study {cfg['study']!r} has no completed trial yet (all pruned or failed)")
+        out = Path(cfg["out"])
+        best = write_outputs(study, out, params["train"]["unet"]["channels"])
+        counts = {state.name.lower(): sum(t.state == state for t in study.trials)
+                  for state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)}
+        mlflow.log_metrics({"best_val_loss": study.best_value, **{f"trials_{k}": v for k, v in counts.items()}})
+        mlflow.log_artifacts(str(out), "sweep")
+    print(f"best: trial {study.best_trial.number}, validation loss {study.best_value:.5f}: {best}")
+    print(f"trials: {counts}; apply the best with `sh {out / 'dvc_exp_run.sh'}`")
+    return {"best_value": study.best_value, "best_trial": study.best_trial.number, "best": best, **counts,
+            "parent_run_id": parent.info.run_id}
+
+
+def main(argv: list[str] | None = None) -> int:
+    from flows.cli import main as cli
+
+    return cli(["sweep", *(argv if argv is not None else sys.argv[1:])])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
