@@ -1,0 +1,39 @@
+"""Lightning's DDP strategy for real: two CPU processes (gloo) train one model; rank 0 alone
+tracks, exports and registers it."""
+
+import json
+import os
+import subprocess
+import sys
+
+import mlflow
+import pytest
+import yaml
+
+from flows import drrs, folds
+from tests.conftest import PROJECT_ROOT
+
+pytestmark = pytest.mark.slow
+
+
+def test_two_process_cpu_ddp_trains_one_model(prefect_server, tmp_path, tiny_run):
+    params_path, params, uri = tiny_run
+    drrs.run(str(params_path))
+    folds.run(str(params_path))
+    params["train"].update({"strategy": "ddp", "devices": 2, "accelerator": "cpu", "progress_bar": False})
+    params_path.write_text(yaml.safe_dump(params))
+    env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "PREFECT_API_URL": prefect_server}
+    done = subprocess.run([sys.executable, "-m", "flows.train", "--params", str(params_path)], cwd=PROJECT_ROOT,
+                          env=env, capture_output=True, text=True, timeout=600)
+    log = done.stdout + done.stderr
+    assert done.returncode == 0, log[-4000:]
+    assert "GLOBAL_RANK: 1, MEMBER: 2/2" in log  # the second process joined
+
+    summary = json.loads((tmp_path / "models" / "train_metrics.json").read_text())
+    assert summary["world_size"] == 2 and summary["steps"] == params["train"]["max_steps"]
+    mlflow.set_tracking_uri(uri)
+    runs = mlflow.search_runs(experiment_names=[params["train"]["experiment"]])
+    assert len(runs) == 1 and runs.iloc[0]["run_id"] == summary["run_id"]  # no run from rank 1
+    versions = mlflow.MlflowClient().search_model_versions("name = 'radrotator'")
+    assert [str(v.version) for v in versions] == ["1"]
+    assert (tmp_path / "models" / "radrotator" / "ema.safetensors").exists()
