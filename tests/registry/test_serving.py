@@ -4,11 +4,7 @@ import base64
 import io
 import json
 import os
-import signal
-import socket
-import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 
@@ -17,14 +13,9 @@ import numpy as np
 import pytest
 
 from tests.conftest import register_tiny_model
+from tests.processes import free_port, served
 
 pytestmark = pytest.mark.slow
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def post(url: str, body: dict) -> dict:
@@ -38,29 +29,14 @@ def test_champion_served_over_rest_rotates_an_image(tmp_path, monkeypatch):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     register_tiny_model(tmp_path / "models" / "radrotator", alias="champion")
     port = free_port()
-    # Its own process group, so that its workers die with it. Started from an empty folder:
-    # the model and the code logged with it come from the registry.
+    # Started from an empty folder: the model and the code logged with it come from the registry.
     workdir = tmp_path / "elsewhere"
     workdir.mkdir()
     env = {**os.environ, "MLFLOW_TRACKING_URI": uri,  # the server execs `uvicorn` from PATH
            "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"]}
-    server = subprocess.Popen([sys.executable, "-m", "mlflow", "models", "serve", "-m", "models:/radrotator@champion",
-                               "--env-manager", "local", "--workers", "1", "--host", "127.0.0.1", "--port", str(port)],
-                              cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              start_new_session=True)
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=5) as response:
-                    if response.status == 200:
-                        break
-            except (urllib.error.URLError, ConnectionError):
-                pass
-            assert server.poll() is None, server.stdout.read().decode()[-3000:]
-            assert time.monotonic() < deadline, "the server did not answer /ping in 180 s"
-            time.sleep(1)
-
+    cmd = [sys.executable, "-m", "mlflow", "models", "serve", "-m", "models:/radrotator@champion",
+           "--env-manager", "local", "--workers", "1", "--host", "127.0.0.1", "--port", str(port)]
+    with served(cmd, f"http://127.0.0.1:{port}/ping", env, workdir):
         image = (np.random.default_rng(0).random((24, 20)) * 255).astype(np.uint8)
         image[6:12, 4:9] = 255
         buffer = io.BytesIO()
@@ -81,10 +57,3 @@ def test_champion_served_over_rest_rotates_an_image(tmp_path, monkeypatch):
         with pytest.raises(urllib.error.HTTPError) as refused:
             post(url, bad)
         assert refused.value.code in (400, 500)
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()

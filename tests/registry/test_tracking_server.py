@@ -2,18 +2,13 @@
 the pipeline's tracking code works against it unchanged, by MLFLOW_TRACKING_URI alone."""
 
 import os
-import signal
-import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 
 import pytest
 
 from components.registry.loading import load_rotator
 from tests.conftest import register_tiny_model
-from tests.registry.test_serving import free_port
+from tests.processes import free_port, served
 
 pytestmark = pytest.mark.slow
 
@@ -23,25 +18,10 @@ def test_models_register_and_load_through_a_tracking_server(tmp_path, monkeypatc
     artifacts = tmp_path / "artifact-store"  # s3://bucket/path the same way, on a real deployment
     env = {**os.environ, "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"]}
     env.pop("MLFLOW_TRACKING_URI", None)
-    server = subprocess.Popen([sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
-                               "--workers", "1", "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}",
-                               "--artifacts-destination", str(artifacts)],
-                              cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              start_new_session=True)
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/health", timeout=5) as response:
-                    if response.status == 200:
-                        break
-            except (urllib.error.URLError, ConnectionError):
-                pass
-            assert server.poll() is None, server.stdout.read().decode()[-3000:]
-            assert time.monotonic() < deadline, "the tracking server did not answer /health in 120 s"
-            time.sleep(1)
-
+    cmd = [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+           "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}", "--artifacts-destination", str(artifacts)]
+    with served(cmd, f"{url}/health", env, tmp_path):
         monkeypatch.setenv("MLFLOW_TRACKING_URI", url)
         version, run_id = register_tiny_model(tmp_path / "client" / "radrotator")
         assert version == "1"
@@ -52,10 +32,3 @@ def test_models_register_and_load_through_a_tracking_server(tmp_path, monkeypatc
         rotator, loaded = load_rotator("models:/radrotator@champion", tmp_path / "client")
         assert loaded == "models:/radrotator@challenger"  # no champion yet: the fallback, through the server
         assert rotator.size == 16
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
