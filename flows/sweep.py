@@ -89,8 +89,11 @@ def open_study(cfg: dict) -> optuna.Study:
             heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=1))
     pruner = optuna.pruners.MedianPruner(n_startup_trials=int(cfg["pruner"]["n_startup_trials"]),
                                          n_warmup_steps=int(cfg["pruner"]["n_warmup_steps"]))
-    return optuna.create_study(study_name=cfg["study"], storage=storage, direction="minimize", load_if_exists=True,
-                               sampler=optuna.samplers.TPESampler(seed=int(cfg["seed"])), pruner=pruner)
+    study = optuna.create_study(study_name=cfg["study"], storage=storage, direction="minimize", load_if_exists=True,
+                                pruner=pruner)
+    # Seeded by the trials so far: a resumed sweep must not replay the first run's proposals.
+    study.sampler = optuna.samplers.TPESampler(seed=int(cfg["seed"]) + len(study.trials))
+    return study
 
 
 def objective(params: dict, cfg: dict, uri: str):

@@ -42,6 +42,7 @@ def test_sweep_runs_resumes_and_writes_what_dvc_applies(prefect_server, tmp_path
 
     study = optuna.load_study(study_name=params["sweep"]["study"], storage=f"sqlite:///{tmp_path / 'optuna.db'}")
     assert len(study.trials) == 3
+    assert len({t.params["optim.lr"] for t in study.trials}) == 3  # the resumed sweep proposed something new
     # The pruning callback reported the validation loss once per val_every steps.
     complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     assert complete and all(sorted(t.intermediate_values) == [0, 1] for t in complete)
