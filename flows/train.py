@@ -61,7 +61,11 @@ def world_size(cfg: dict) -> int:
 
 
 def worker_rank() -> int:
-    """Non-zero in the processes Lightning's DDP launcher starts beside rank 0 (and on other nodes)."""
+    """This process's global DDP rank as its launcher set it: torchrun (RANK), SLURM (SLURM_PROCID),
+    or Lightning's own launcher (non-zero LOCAL_RANK beside rank 0, NODE_RANK on other nodes)."""
+    for key in ("RANK", "SLURM_PROCID"):
+        if key in os.environ:
+            return int(os.environ[key])
     return int(os.environ.get("LOCAL_RANK", 0)) + int(os.environ.get("NODE_RANK", 0))
 
 

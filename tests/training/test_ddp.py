@@ -13,9 +13,8 @@ import yaml
 from flows import drrs, folds
 from tests.conftest import PROJECT_ROOT
 
-pytestmark = pytest.mark.slow
 
-
+@pytest.mark.slow
 def test_two_process_cpu_ddp_trains_one_model(prefect_server, tmp_path, tiny_run):
     params_path, params, uri = tiny_run
     drrs.run(str(params_path))
@@ -37,3 +36,21 @@ def test_two_process_cpu_ddp_trains_one_model(prefect_server, tmp_path, tiny_run
     versions = mlflow.MlflowClient().search_model_versions("name = 'radrotator'")
     assert [str(v.version) for v in versions] == ["1"]
     assert (tmp_path / "models" / "radrotator" / "ema.safetensors").exists()
+
+
+@pytest.mark.parametrize("env, rank", [
+    ({}, 0),
+    ({"LOCAL_RANK": "1"}, 1),                       # Lightning's launcher, second process
+    ({"NODE_RANK": "1"}, 1),                        # Lightning's launcher, main process of node 2
+    ({"RANK": "0", "LOCAL_RANK": "0", "NODE_RANK": "0"}, 0),
+    ({"RANK": "4", "LOCAL_RANK": "0"}, 4),          # torchrun: node 2's first process
+    ({"SLURM_PROCID": "3", "LOCAL_RANK": "1"}, 3),
+])
+def test_only_global_rank_zero_tracks(monkeypatch, env, rank):
+    from flows.train import worker_rank
+
+    for key in ("RANK", "SLURM_PROCID", "LOCAL_RANK", "NODE_RANK"):
+        monkeypatch.delenv(key, raising=False)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    assert worker_rank() == rank
