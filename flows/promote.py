@@ -28,6 +28,7 @@ from components.evaluation.metrics import summarise
 from components.params import load_params
 from components.registry import tracking
 from components.registry.promotion import Decision, Rule, decide, evaluation_fingerprint, model_metrics
+from components.validation.promotion_suite import validate_metrics, validate_record
 from flows import PROJECT_ROOT
 from flows.stage import stage_main
 
@@ -61,7 +62,7 @@ def stored_evaluation(version) -> tuple[dict[str, float], str | None]:
 
 def tag_evaluation(client: MlflowClient, version: str, metrics: dict[str, float], fingerprint: str) -> None:
     for key, value in metrics.items():
-        client.set_model_version_tag(tracking.MODEL_NAME, version, f"eval.{key}", f"{value:.6g}")
+        client.set_model_version_tag(tracking.MODEL_NAME, version, f"eval.{key}", repr(float(value)))  # full precision: compared later
     client.set_model_version_tag(tracking.MODEL_NAME, version, "eval.fingerprint", fingerprint)
 
 
@@ -83,7 +84,8 @@ def promote(params_path: str = "params.yaml") -> dict:
     params = load_params(params_path)
     cfg = params["promote"]
     rule = Rule.from_params(cfg)
-    evaluation = read_json(Path(params["evaluate"]["out"]) / "metrics.json", "evaluation")
+    evaluation_path = Path(params["evaluate"]["out"]) / "metrics.json"
+    evaluation = read_json(evaluation_path, "evaluation")
     trained = read_json(Path(params["train"]["out"]) / "train_metrics.json", "training summary")
     if not trained.get("registered_version"):
         raise ValueError(f"{Path(params['train']['out']) / 'train_metrics.json'}: the model was not registered "
@@ -97,6 +99,7 @@ def promote(params_path: str = "params.yaml") -> dict:
                          f"train_metrics.json names run {trained['run_id']}: is this the registry it was trained with?")
     fingerprint = evaluation_fingerprint(params)
     challenger_metrics = model_metrics(evaluation)
+    validate_metrics(challenger_metrics, str(evaluation_path))  # the gate acts on nothing it cannot trust
     tag_evaluation(client, version, challenger_metrics, fingerprint)
 
     champion = alias_version(client, CHAMPION)
@@ -114,27 +117,16 @@ def promote(params_path: str = "params.yaml") -> dict:
                                  f"({champion_fingerprint} ≠ {fingerprint}); set promote.reevaluate_champion: true")
             print(f"champion v{champion.version} was evaluated on another test set or protocol: re-evaluating it")
             champion_metrics, source = reevaluate(champion.version, params), "re-evaluated"
+            validate_metrics(champion_metrics, f"the re-evaluation of champion v{champion.version}")
             tag_evaluation(client, champion.version, champion_metrics, fingerprint)
         decision = decide(challenger_metrics, champion_metrics, rule)
         champion_record = {"version": str(champion.version), "run_id": champion.run_id, "metrics": champion_metrics,
                            "metrics_from": source}
-    if decision.promote:
-        client.set_registered_model_alias(tracking.MODEL_NAME, CHAMPION, version)
     verdict = "promoted" if decision.promote else ("kept" if champion and str(champion.version) == version else "rejected")
-    now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-    tags = {"promotion.decision": verdict, "promotion.reason": decision.reason[:5000], "promotion.decided_at": now,
-            "promotion.compared_with": f"v{champion.version}" if champion else "none"}
-    for key, value in tags.items():
-        client.set_model_version_tag(tracking.MODEL_NAME, version, key, value)
-        client.set_tag(challenger.run_id, key, value)
-
-    after = alias_version(client, CHAMPION)
     expected = version if decision.promote else (str(champion.version) if champion else None)
-    if (str(after.version) if after else None) != expected:  # the stage validates what it wrote
-        raise RuntimeError(f"the {CHAMPION} alias points at {after.version if after else 'nothing'}, "
-                           f"expected v{expected}")
+    now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     record = {"decision": verdict, "reason": decision.reason, "decided_at": now,
-              "model": tracking.MODEL_NAME, "champion": str(after.version) if after else None,
+              "model": tracking.MODEL_NAME, "champion": expected,
               "challenger": {"version": version, "run_id": challenger.run_id, "metrics": challenger_metrics},
               "previous_champion": champion_record, "rule": {"primary": rule.primary,
                                                               "min_improvement": rule.min_improvement,
@@ -142,10 +134,23 @@ def promote(params_path: str = "params.yaml") -> dict:
               "checks": decision.checks, "evaluation_fingerprint": fingerprint,
               "tracking_uri": mlflow.get_tracking_uri()}
     out = Path(cfg["out"])
+    validate_record(record, str(out))  # before the registry changes: a contradictory decision moves nothing
+
+    if decision.promote:
+        client.set_registered_model_alias(tracking.MODEL_NAME, CHAMPION, version)
+    tags = {"promotion.decision": verdict, "promotion.reason": decision.reason[:5000], "promotion.decided_at": now,
+            "promotion.compared_with": f"v{champion.version}" if champion else "none"}
+    for key, value in tags.items():
+        client.set_model_version_tag(tracking.MODEL_NAME, version, key, value)
+        client.set_tag(challenger.run_id, key, value)
+    after = alias_version(client, CHAMPION)
+    if (str(after.version) if after else None) != expected:  # the registry holds what the record says
+        raise RuntimeError(f"the {CHAMPION} alias points at {after.version if after else 'nothing'}, "
+                           f"expected v{expected}")
     with atomic_path(out) as tmp:
         tmp.write_text(json.dumps(record, indent=2) + "\n")
     print(f"{verdict}: {tracking.MODEL_NAME} v{version} — {decision.reason}. "
-          f"models:/{tracking.MODEL_NAME}@{CHAMPION} is v{after.version}")
+          f"models:/{tracking.MODEL_NAME}@{CHAMPION} is v{expected}")
     return record
 
 
