@@ -62,7 +62,8 @@ def stored_evaluation(version) -> tuple[dict[str, float], str | None]:
 
 def tag_evaluation(client: MlflowClient, version: str, metrics: dict[str, float], fingerprint: str) -> None:
     for key, value in metrics.items():
-        client.set_model_version_tag(tracking.MODEL_NAME, version, f"eval.{key}", repr(float(value)))  # full precision: compared later
+        # Full precision: a rounded champion would "lose" to an identical challenger.
+        client.set_model_version_tag(tracking.MODEL_NAME, version, f"eval.{key}", repr(float(value)))
     client.set_model_version_tag(tracking.MODEL_NAME, version, "eval.fingerprint", fingerprint)
 
 
@@ -122,7 +123,8 @@ def promote(params_path: str = "params.yaml") -> dict:
         decision = decide(challenger_metrics, champion_metrics, rule)
         champion_record = {"version": str(champion.version), "run_id": champion.run_id, "metrics": champion_metrics,
                            "metrics_from": source}
-    verdict = "promoted" if decision.promote else ("kept" if champion and str(champion.version) == version else "rejected")
+    kept = champion is not None and str(champion.version) == version
+    verdict = "promoted" if decision.promote else ("kept" if kept else "rejected")
     expected = version if decision.promote else (str(champion.version) if champion else None)
     now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     record = {"decision": verdict, "reason": decision.reason, "decided_at": now,
