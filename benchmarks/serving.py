@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from components.registry.loading import load_rotator  # noqa: E402
+from flows import venv_env  # noqa: E402
 from tests.processes import free_port, served  # noqa: E402
 
 
@@ -62,7 +63,7 @@ def main() -> None:
     encoded = base64.b64encode(buffer.getvalue()).decode()
 
     port = free_port()
-    env = {**os.environ, "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"]}
+    env = venv_env()
     cmd = [sys.executable, "-m", "mlflow", "models", "serve", "-m", uri, "--env-manager", "local",
            "--workers", "1", "--host", "127.0.0.1", "--port", str(port)]
     start = time.perf_counter()

@@ -7,6 +7,7 @@ environment win, so tests and deployments can point elsewhere.
 """
 
 import os
+import sys
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -18,3 +19,10 @@ for key, value in {
     "GX_ANALYTICS_ENABLED": "false",
 }.items():
     os.environ.setdefault(key, value)
+
+
+def venv_env(**extra: str) -> dict[str, str]:
+    """os.environ with this interpreter's bin folder first on PATH, plus `extra`: the `dvc`,
+    `mlflow` and `uvicorn` that subprocesses start come from this environment."""
+    path = str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")
+    return {**os.environ, "PATH": path, **extra}

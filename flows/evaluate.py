@@ -138,13 +138,12 @@ def model_method(rotator: Rotator, cfg: dict):
 def rotation_methods(params: dict, model, model_config: dict) -> dict:
     """name → (fn(source, delta) → image, domains it applies to), for the models that exist."""
     cfg = params["evaluate"]
-    both = BOTH_DOMAINS
     rotator = Rotator(model, model_config["unet"]["image_size"])
-    methods = {"model": (model_method(rotator, cfg), both)}
+    methods = {"model": (model_method(rotator, cfg), BOTH_DOMAINS)}
     ablation = Path(params["train_no_rhs"]["out"]) / "radrotator"
     if (ablation / "config.json").exists():
         net, config = load_model(ablation)
-        methods["model_no_rhs"] = (model_method(Rotator(net, config["unet"]["image_size"]), cfg), both)
+        methods["model_no_rhs"] = (model_method(Rotator(net, config["unet"]["image_size"]), cfg), BOTH_DOMAINS)
     cyclegan_dir = Path(params["cyclegan"]["out"])
     if (cyclegan_dir / "config.json").exists():
         to_xray, to_drr = load_generators(cyclegan_dir)
@@ -155,7 +154,7 @@ def rotation_methods(params: dict, model, model_config: dict) -> dict:
             return match_histograms(cyclegan_translate(to_xray, rotated), source)
 
         methods["cyclegan_route"] = (cyclegan_route, ("radiograph_style",))
-    methods.update({name: (fn, both) for name, fn in BASELINES.items()})
+    methods.update({name: (fn, BOTH_DOMAINS) for name, fn in BASELINES.items()})
     return methods
 
 

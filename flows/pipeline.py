@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import subprocess
 import sys
@@ -20,7 +19,7 @@ from pathlib import Path
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 
-from flows import PROJECT_ROOT
+from flows import PROJECT_ROOT, venv_env
 
 RAN = re.compile(r"Running stage '([^']+)'")
 SKIPPED = re.compile(r"Stage '([^']+)' didn't change, skipping")
@@ -30,8 +29,7 @@ SKIPPED = re.compile(r"Stage '([^']+)' didn't change, skipping")
 def dvc_repro(project_dir: str, targets: list[str], force: bool) -> dict:
     """Run `dvc repro`, streaming its output to the Prefect log; which stages ran and which were skipped."""
     logger = get_run_logger()
-    # The stages' `python -m flows.<stage>` and `dvc` itself come from this interpreter's environment.
-    env = {**os.environ, "PATH": str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")}
+    env = venv_env()  # the stages' `python -m flows.<stage>` and `dvc` itself come from this environment
     cmd = ["dvc", "repro", *(["--force"] if force else []), *targets]
     logger.info("%s (in %s)", " ".join(cmd), project_dir)
     ran, skipped, tail = [], [], []

@@ -16,9 +16,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 import mlflow
+import pandas as pd
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 from prefect import flow
@@ -27,12 +29,13 @@ from components.atomic_write import atomic_path
 from components.evaluation.metrics import summarise
 from components.params import load_params
 from components.registry import tracking
+from components.registry.loading import load_rotator
 from components.registry.promotion import Decision, Rule, decide, evaluation_fingerprint, model_metrics
 from components.validation.promotion_suite import validate_metrics, validate_record
 from flows import PROJECT_ROOT
 from flows.stage import stage_main
 
-CHAMPION, CHALLENGER = "champion", "challenger"
+CHAMPION = "champion"
 
 
 def read_json(path: Path, what: str) -> dict:
@@ -69,11 +72,10 @@ def tag_evaluation(client: MlflowClient, version: str, metrics: dict[str, float]
 
 def reevaluate(version: str, params: dict) -> dict[str, float]:
     """Score a registered version on this evaluation's test set, with the same protocol."""
+    # Imported here: the evaluation's models and metrics are only needed when a champion is re-scored.
     from flows.evaluate import BOTH_DOMAINS, model_method, pose_regressor_if_trained, score_methods, test_set
 
-    import pandas as pd
-
-    rotator = mlflow.pyfunc.load_model(f"models:/{tracking.MODEL_NAME}/{version}").unwrap_python_model().rotator
+    rotator, _ = load_rotator(f"models:/{tracking.MODEL_NAME}/{version}", PROJECT_ROOT)
     method = {"model": (model_method(rotator, params["evaluate"]), BOTH_DOMAINS)}
     shards, pairs = test_set(params)
     rows = score_methods(method, shards, pairs, pose_regressor_if_trained(params))[0]
@@ -104,35 +106,33 @@ def promote(params_path: str = "params.yaml") -> dict:
     tag_evaluation(client, version, challenger_metrics, fingerprint)
 
     champion = alias_version(client, CHAMPION)
+    champion_version = str(champion.version) if champion else None  # stores disagree on int or str
     champion_record = None
     if champion is None:
         decision = decide(challenger_metrics, None, rule)
-    elif str(champion.version) == version:
+    elif champion_version == version:
         decision = Decision(False, f"v{version} is already the champion; its evaluation tags were refreshed", [])
     else:
         champion_metrics, champion_fingerprint = stored_evaluation(champion)
         source = "registry tags"
         if champion_fingerprint != fingerprint:
             if not cfg.get("reevaluate_champion", True):
-                raise ValueError(f"champion v{champion.version} was evaluated on another test set or protocol "
+                raise ValueError(f"champion v{champion_version} was evaluated on another test set or protocol "
                                  f"({champion_fingerprint} ≠ {fingerprint}); set promote.reevaluate_champion: true")
-            print(f"champion v{champion.version} was evaluated on another test set or protocol: re-evaluating it")
-            champion_metrics, source = reevaluate(champion.version, params), "re-evaluated"
-            validate_metrics(champion_metrics, f"the re-evaluation of champion v{champion.version}")
-            tag_evaluation(client, champion.version, champion_metrics, fingerprint)
+            print(f"champion v{champion_version} was evaluated on another test set or protocol: re-evaluating it")
+            champion_metrics, source = reevaluate(champion_version, params), "re-evaluated"
+            validate_metrics(champion_metrics, f"the re-evaluation of champion v{champion_version}")
+            tag_evaluation(client, champion_version, champion_metrics, fingerprint)
         decision = decide(challenger_metrics, champion_metrics, rule)
-        champion_record = {"version": str(champion.version), "run_id": champion.run_id, "metrics": champion_metrics,
+        champion_record = {"version": champion_version, "run_id": champion.run_id, "metrics": champion_metrics,
                            "metrics_from": source}
-    kept = champion is not None and str(champion.version) == version
-    verdict = "promoted" if decision.promote else ("kept" if kept else "rejected")
-    expected = version if decision.promote else (str(champion.version) if champion else None)
+    verdict = "promoted" if decision.promote else ("kept" if champion_version == version else "rejected")
+    expected = version if decision.promote else champion_version
     now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     record = {"decision": verdict, "reason": decision.reason, "decided_at": now,
               "model": tracking.MODEL_NAME, "champion": expected,
               "challenger": {"version": version, "run_id": challenger.run_id, "metrics": challenger_metrics},
-              "previous_champion": champion_record, "rule": {"primary": rule.primary,
-                                                              "min_improvement": rule.min_improvement,
-                                                              "tolerances": rule.tolerances},
+              "previous_champion": champion_record, "rule": asdict(rule),
               "checks": decision.checks, "evaluation_fingerprint": fingerprint,
               "tracking_uri": mlflow.get_tracking_uri()}
     out = Path(cfg["out"])
@@ -141,7 +141,7 @@ def promote(params_path: str = "params.yaml") -> dict:
     if decision.promote:
         client.set_registered_model_alias(tracking.MODEL_NAME, CHAMPION, version)
     tags = {"promotion.decision": verdict, "promotion.reason": decision.reason[:5000], "promotion.decided_at": now,
-            "promotion.compared_with": f"v{champion.version}" if champion else "none"}
+            "promotion.compared_with": f"v{champion_version}" if champion else "none"}
     for key, value in tags.items():
         client.set_model_version_tag(tracking.MODEL_NAME, version, key, value)
         client.set_tag(challenger.run_id, key, value)

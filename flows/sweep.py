@@ -65,16 +65,24 @@ def expand(chosen: dict[str, object], base_channels: list[int]) -> dict[str, obj
     return out
 
 
+def set_dotted(tree: dict, key: str, value, create: bool = False) -> None:
+    """tree[a][b][c] = value for key "a.b.c"; a missing key is an error unless `create`."""
+    *parents, leaf = key.split(".")
+    for part in parents:
+        tree = tree.setdefault(part, {}) if create else tree[part]
+    if not create and leaf not in tree:
+        raise KeyError(leaf)
+    tree[leaf] = value
+
+
 def apply(cfg: dict, overrides: dict[str, object]) -> dict:
     """A copy of `cfg` with dotted-key overrides; unknown keys are an error (a typo would be silent)."""
     cfg = copy.deepcopy(cfg)
     for key, value in overrides.items():
-        node, *path = cfg, *key.split(".")
-        for part in path[:-1]:
-            node = node[part]
-        if path[-1] not in node:
-            raise KeyError(f"train.{key}: not a key of params.yaml `train`")
-        node[path[-1]] = value
+        try:
+            set_dotted(cfg, key, value)
+        except KeyError:
+            raise KeyError(f"train.{key}: not a key of params.yaml `train`") from None
     return cfg
 
 
@@ -133,16 +141,13 @@ def write_outputs(study: optuna.Study, out: Path, base_channels: list[int]) -> d
     """best_params.yaml, dvc_exp_run.sh, trials.csv and history.png; returns the best overrides."""
     from optuna.visualization.matplotlib import plot_optimization_history
 
-    best = expand(study.best_trial.params, base_channels)
+    trial = study.best_trial
+    best = expand(trial.params, base_channels)
     nested: dict = {}
     for key, value in best.items():
-        node = nested.setdefault("train", {})
-        *parents, leaf = key.split(".")
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[leaf] = value
-    header = (f"# Best of study {study.study_name!r}: trial {study.best_trial.number}, validation loss "
-              f"{study.best_value:.5f}.\n# Apply with: sh {out / 'dvc_exp_run.sh'}\n")
+        set_dotted(nested, f"train.{key}", value, create=True)
+    header = (f"# Best of study {study.study_name!r}: trial {trial.number}, validation loss "
+              f"{trial.value:.5f}.\n# Apply with: sh {out / 'dvc_exp_run.sh'}\n")
     with atomic_path(out / "best_params.yaml") as tmp:
         tmp.write_text(header + yaml.safe_dump(nested, sort_keys=True))
     with atomic_path(out / "dvc_exp_run.sh") as tmp:
@@ -177,18 +182,19 @@ def sweep(params_path: str = "params.yaml", trials: int = 10) -> dict:
         # A trial that fails at run time (a diverging or out-of-memory combination) is recorded
         # and the sweep goes on; a configuration error stops it.
         study.optimize(objective(params, cfg, uri), n_trials=todo, catch=(RuntimeError,))
-        finished = [t for t in study.trials if t.state in FINISHED]
-        if not any(t.state == TrialState.COMPLETE for t in finished):
+        states = [t.state for t in study.trials]  # one read of the storage
+        counts = {state.name.lower(): states.count(state)
+                  for state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)}
+        if not counts["complete"]:
             raise RuntimeError(f"study {cfg['study']!r} has no completed trial yet (all pruned or failed)")
         out = Path(cfg["out"])
         best = write_outputs(study, out, params["train"]["unet"]["channels"])
-        counts = {state.name.lower(): sum(t.state == state for t in study.trials)
-                  for state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)}
-        mlflow.log_metrics({"best_val_loss": study.best_value, **{f"trials_{k}": v for k, v in counts.items()}})
+        trial = study.best_trial
+        mlflow.log_metrics({"best_val_loss": trial.value, **{f"trials_{k}": v for k, v in counts.items()}})
         mlflow.log_artifacts(str(out), "sweep")
-    print(f"best: trial {study.best_trial.number}, validation loss {study.best_value:.5f}: {best}")
+    print(f"best: trial {trial.number}, validation loss {trial.value:.5f}: {best}")
     print(f"trials: {counts}; apply the best with `sh {out / 'dvc_exp_run.sh'}`")
-    return {"best_value": study.best_value, "best_trial": study.best_trial.number, "best": best, **counts,
+    return {"best_value": trial.value, "best_trial": trial.number, "best": best, **counts,
             "parent_run_id": parent.info.run_id}
 
 

@@ -93,20 +93,22 @@ def train(params_path: str = "params.yaml", section: str | None = None) -> dict:
     module = RadRotatorModule(cfg["unet"], cfg["optim"])
     out_dir = Path(cfg["out"])
     val_every = min(int(cfg["val_every"]), len(data.train_dataloader()) // world_size(cfg))
-    if worker_rank():  # a DDP worker: it trains; rank 0 alone tracks, exports and registers
+    resume = out_dir / "checkpoints" / "last.ckpt"
+
+    def fit(logger) -> L.Trainer:
         checkpoints = ModelCheckpoint(dirpath=out_dir / "checkpoints", save_last=True, save_top_k=0)
-        trainer = make_trainer(cfg, False, [checkpoints], val_check_interval=val_every, check_val_every_n_epoch=None)
-        trainer.fit(module, datamodule=data)
+        trainer = make_trainer(cfg, logger, [checkpoints], val_check_interval=val_every, check_val_every_n_epoch=None)
+        trainer.fit(module, datamodule=data, ckpt_path=str(resume) if cfg.get("resume") and resume.exists() else None)
+        return trainer
+
+    if worker_rank():  # a DDP worker: it trains; rank 0 alone tracks, exports and registers
+        trainer = fit(logger=False)
         return {"rank": trainer.global_rank, "steps": int(trainer.global_step)}
     uri = tracking.configure(PROJECT_ROOT, cfg["experiment"])
     with mlflow.start_run(run_name=cfg.get("run_name")) as run:
         mlflow.log_params(tracking.flatten(params))
         mlflow.set_tags(tracking.lineage(PROJECT_ROOT))
-        logger = MLFlowLogger(experiment_name=cfg["experiment"], tracking_uri=uri, run_id=run.info.run_id)
-        checkpoints = ModelCheckpoint(dirpath=out_dir / "checkpoints", save_last=True, save_top_k=0)
-        trainer = make_trainer(cfg, logger, [checkpoints], val_check_interval=val_every, check_val_every_n_epoch=None)
-        resume = out_dir / "checkpoints" / "last.ckpt"
-        trainer.fit(module, datamodule=data, ckpt_path=str(resume) if cfg.get("resume") and resume.exists() else None)
+        trainer = fit(MLFlowLogger(experiment_name=cfg["experiment"], tracking_uri=uri, run_id=run.info.run_id))
         grid = validation_grid(module, data, int(cfg["grid_pairs"]), int(cfg["grid_steps"]), float(cfg["guidance"]))
         mlflow.log_image(grid, "validation/source_target_generated.png")
         model_dir = export_model(module.ema.module, module.unet_config, out_dir / "radrotator",

@@ -192,15 +192,25 @@ def dvc_project(tmp_path: Path, api_url: str) -> tuple[Path, dict]:
     params["drrs"]["geometry"]["pixels"] = 16
     (repo / "params.yaml").write_text(yaml.safe_dump(params))
 
-    bin_dir = str(Path(sys.executable).parent)
-    env = {**os.environ, "PATH": bin_dir + os.pathsep + os.environ["PATH"], "PREFECT_API_URL": api_url,
-           "DVC_SITE_CACHE_DIR": str(tmp_path / "site_cache"), "DVC_NO_ANALYTICS": "1",
-           "PYTHONPATH": str(repo)}
+    env = init_dvc_repo(repo, tmp_path / "site_cache", PREFECT_API_URL=api_url, PYTHONPATH=str(repo))
+    sh(sys.executable, "-m", "flows.cli", "synth-ct", "data/ct", "--n", "12", "--seed", "3", cwd=repo, env=env)
+    sh("dvc", "add", "data", "-q", cwd=repo, env=env)
+    commit_all(repo, env, "data")
+    return repo, env
+
+
+def init_dvc_repo(repo: Path, site_cache: Path, **extra: str) -> dict:
+    """`git init` + `dvc init` in `repo` (analytics off, site cache in `site_cache`); returns the env
+    for commands there (this venv's `dvc` first on PATH, plus `extra`)."""
+    from flows import venv_env
+
+    env = venv_env(DVC_SITE_CACHE_DIR=str(site_cache), DVC_NO_ANALYTICS="1", **extra)
     sh("git", "init", "-q", cwd=repo, env=env)
     sh("dvc", "init", "-q", cwd=repo, env=env)
     sh("dvc", "config", "core.analytics", "false", cwd=repo, env=env)
-    sh(sys.executable, "-m", "flows.cli", "synth-ct", "data/ct", "--n", "12", "--seed", "3", cwd=repo, env=env)
-    sh("dvc", "add", "data", "-q", cwd=repo, env=env)
+    return env
+
+
+def commit_all(repo: Path, env: dict, message: str) -> None:
     sh("git", "add", "-A", cwd=repo, env=env)
-    sh("git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "data", cwd=repo, env=env)
-    return repo, env
+    sh("git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", message, cwd=repo, env=env)

@@ -1,6 +1,5 @@
 """flows/pipeline.py on small DVC projects: what ran, what DVC skipped, and failures said plainly."""
 
-import os
 import sys
 from pathlib import Path
 
@@ -8,16 +7,13 @@ import pytest
 import yaml
 
 from flows.pipeline import pipeline
-from tests.conftest import sh
+from tests.conftest import init_dvc_repo
 
 
 def dvc_repo(folder: Path, cmd: str) -> Path:
-    env = {**os.environ, "DVC_NO_ANALYTICS": "1", "DVC_SITE_CACHE_DIR": str(folder.parent / "site_cache"),
-           "PATH": str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"]}
     folder.mkdir()
     (folder / "dvc.yaml").write_text(yaml.safe_dump({"stages": {"hello": {"cmd": cmd, "outs": ["out.txt"]}}}))
-    sh("git", "init", "-q", cwd=folder, env=env)
-    sh("dvc", "init", "-q", cwd=folder, env=env)
+    init_dvc_repo(folder, folder.parent / "site_cache")
     return folder
 
 

@@ -2,11 +2,9 @@
 a resumed sweep, and best parameters that `dvc exp run` applies."""
 
 import json
-import os
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import imageio.v3 as iio
 import mlflow
@@ -15,7 +13,7 @@ import pytest
 import yaml
 
 from flows import drrs, folds, sweep
-from tests.conftest import PROJECT_ROOT, sh
+from tests.conftest import PROJECT_ROOT, commit_all, init_dvc_repo
 
 pytestmark = pytest.mark.slow
 
@@ -69,12 +67,8 @@ def test_sweep_runs_resumes_and_writes_what_dvc_applies(prefect_server, tmp_path
     (project / "dvc.yaml").write_text(yaml.safe_dump({"stages": {"record": {
         "cmd": f"{sys.executable} -c \"import json, yaml; json.dump(yaml.safe_load(open('params.yaml'))['train'], "
                "open('applied.json', 'w'))\"", "params": ["train"], "outs": ["applied.json"]}}}))
-    env = {**os.environ, "DVC_NO_ANALYTICS": "1", "DVC_SITE_CACHE_DIR": str(tmp_path / "site_cache"),
-           "PATH": str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"]}
-    sh("git", "init", "-q", cwd=project, env=env)
-    sh("dvc", "init", "-q", cwd=project, env=env)
-    sh("git", "add", "-A", cwd=project, env=env)
-    sh("git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init", cwd=project, env=env)
+    env = init_dvc_repo(project, tmp_path / "site_cache")
+    commit_all(project, env, "init")
     done = subprocess.run(["sh", str(out / "dvc_exp_run.sh")], cwd=project, env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     applied = json.loads((project / "applied.json").read_text())

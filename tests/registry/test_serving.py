@@ -3,7 +3,6 @@
 import base64
 import io
 import json
-import os
 import sys
 import urllib.error
 import urllib.request
@@ -12,6 +11,7 @@ import imageio.v3 as iio
 import numpy as np
 import pytest
 
+from flows import venv_env
 from tests.conftest import register_tiny_model
 from tests.processes import free_port, served
 
@@ -32,8 +32,7 @@ def test_champion_served_over_rest_rotates_an_image(tmp_path, monkeypatch):
     # Started from an empty folder: the model and the code logged with it come from the registry.
     workdir = tmp_path / "elsewhere"
     workdir.mkdir()
-    env = {**os.environ, "MLFLOW_TRACKING_URI": uri,  # the server execs `uvicorn` from PATH
-           "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"]}
+    env = venv_env(MLFLOW_TRACKING_URI=uri)  # the server execs `uvicorn` from PATH
     cmd = [sys.executable, "-m", "mlflow", "models", "serve", "-m", "models:/radrotator@champion",
            "--env-manager", "local", "--workers", "1", "--host", "127.0.0.1", "--port", str(port)]
     with served(cmd, f"http://127.0.0.1:{port}/ping", env, workdir):

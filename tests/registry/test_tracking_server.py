@@ -1,12 +1,12 @@
 """MLflow as a server (a database for runs and the registry, an artifact store it proxies):
 the pipeline's tracking code works against it unchanged, by MLFLOW_TRACKING_URI alone."""
 
-import os
 import sys
 
 import pytest
 
 from components.registry.loading import load_rotator
+from flows import venv_env
 from tests.conftest import register_tiny_model
 from tests.processes import free_port, served
 
@@ -16,7 +16,7 @@ pytestmark = pytest.mark.slow
 def test_models_register_and_load_through_a_tracking_server(tmp_path, monkeypatch):
     port = free_port()
     artifacts = tmp_path / "artifact-store"  # s3://bucket/path the same way, on a real deployment
-    env = {**os.environ, "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"]}
+    env = venv_env()
     env.pop("MLFLOW_TRACKING_URI", None)
     url = f"http://127.0.0.1:{port}"
     cmd = [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
