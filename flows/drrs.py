@@ -6,14 +6,16 @@ One mapped Prefect task per CT. `drrs.task_runner: threads` uses this machine;
 `dask` runs the same tasks on a Dask cluster (`drrs.dask_address`, or a local
 one with `drrs.workers` processes). Dask worker processes report to the Prefect
 server in $PREFECT_API_URL; without one, each starts its own temporary server.
-Shards already current (same configuration hash) are kept, so an interrupted
-run resumes; a shard is written to a temporary name and renamed, so none is
-ever partial. Results depend only on the seed and the CT, not on the workers.
+A shard is kept when its key matches (the CT's content hash, the fingerprint
+of components/drr's source, the configuration), so an interrupted run resumes
+and a changed CT or renderer renders again; a shard is written to a temporary
+name and renamed, so none is ever partial. Each CT renders on one torch thread
+(parallelism is across CTs), so the images depend only on the seed and the CT,
+not on the workers or the machine's core count.
 """
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -28,30 +30,30 @@ from rich.progress import Progress
 
 from components.atomic_write import atomic_path, remove_stale_temporaries, write_csv_atomic
 from components.drr.contact_sheet import contact_sheet
-from components.drr.render import DRRConfig, ShardResult, load_volume, render_ct_shard
-from components.drr.projector import TorchProjector, rescale_unit
+from components.drr.projector import TorchProjector
+from components.drr.render import DRRConfig, ShardResult, load_volume, noise_generator, render_ct_shard, render_views
 from components.drr.shards import SHARD_SUFFIX, Shard
+from components.fingerprint import file_sha256
 from components.params import load_params
 from flows.stage import stage_main
 from components.validation.drr_index import INDEX_COLUMNS, validate_drrs
 
 
 @task(name="render-ct", cache_policy=NO_CACHE, task_run_name="drrs {ct_id}")
-def render(ct_path: str, ct_id: str, out_dir: str, config: DRRConfig, torch_threads: int) -> ShardResult:
-    torch.set_num_threads(torch_threads)
+def render(ct_path: str, ct_id: str, out_dir: str, config: DRRConfig) -> ShardResult:
+    torch.set_num_threads(1)  # in Dask worker processes too
     return render_ct_shard(ct_path, ct_id, out_dir, config)
 
 
 @flow(name="drrs", log_prints=True)
-def drrs(pool: str, out: str, config: DRRConfig, torch_threads: int = 1,
-         sheet_cts: int = 4, sheet_poses: list | None = None, validate_sample: int = 8) -> dict:
+def drrs(pool: str, out: str, config: DRRConfig, sheet_cts: int = 4, sheet_poses: list | None = None, validate_sample: int = 8) -> dict:
     pool_dir, out_dir = Path(pool), Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
     if stale := remove_stale_temporaries(out_dir):
         print(f"removed {stale} partial shard(s) left by an interrupted run")
     manifest = pd.read_csv(pool_dir / "manifest.csv")
     futures = render.map([str(pool_dir / p) for p in manifest["path"]], list(manifest["ct_id"]),
-                         unmapped(str(out_dir)), unmapped(config), unmapped(torch_threads))
+                         unmapped(str(out_dir)), unmapped(config))
     results: list[ShardResult] = []
     with Progress(transient=True) as bar:
         job = bar.add_task("rendering DRRs", total=len(futures))
@@ -69,7 +71,7 @@ def drrs(pool: str, out: str, config: DRRConfig, torch_threads: int = 1,
     pixels = config.geometry.pixels
     index = pd.DataFrame([{"ct_id": r.ct_id, "patient_id": patient[r.ct_id], "path": r.path.name,
                            "n_drrs": r.n_drrs, "height": pixels, "width": pixels, "backend": config.backend,
-                           "config_hash": config.hash} for r in sorted(results, key=lambda r: r.ct_id)],
+                           "cache_key": Shard(r.path).meta["cache_key"], "sha256": file_sha256(r.path)} for r in sorted(results, key=lambda r: r.ct_id)],
                          columns=INDEX_COLUMNS)
     rng = np.random.default_rng(config.seed)
     sample = rng.choice(len(index), size=min(validate_sample, len(index)), replace=False)
@@ -92,13 +94,13 @@ def drrs(pool: str, out: str, config: DRRConfig, torch_threads: int = 1,
 
 def write_contact_sheet(pool_dir: Path, manifest: pd.DataFrame, path: Path, config: DRRConfig,
                         n_cts: int, poses: list | None) -> None:
+    """DRRs of the first `n_cts` CTs at `poses`, noise seeded per CT as in their shards."""
     poses = np.asarray(poses or [[0, 0, 0], [15, 0, 0], [0, 15, 0], [0, 0, 15], [-10, 10, -10]], float)
     rows, labels = [], []
     for _, row in manifest.head(n_cts).iterrows():
         projector = TorchProjector(load_volume(pool_dir / row["path"], config), config.geometry, config.physics)
-        with torch.inference_mode():
-            images, _, _ = rescale_unit(projector.render(poses))
-        rows.append(list(images.numpy()))
+        images, _, _ = render_views(projector, poses, config, noise_generator(config.seed, row["ct_id"]))
+        rows.append(list(images))
         labels.append(row["ct_id"] + (" (metal)" if row["has_metal"] else ""))
     sheet = contact_sheet(rows, labels, [f"x{p[0]:+.0f} y{p[1]:+.0f} z{p[2]:+.0f}" for p in poses])
     with atomic_path(path) as tmp:
@@ -121,12 +123,10 @@ def task_runner(cfg: dict):
 def run(params_path: str = "params.yaml", **overrides) -> dict:
     params = load_params(params_path)
     cfg = {**params["drrs"], **overrides}
-    workers = int(cfg["workers"])
-    threads = max(1, (os.cpu_count() or 1) // workers)
-    torch.set_num_threads(threads)
+    torch.set_num_threads(1)  # one thread per CT: float reductions then do not depend on the core count
     sheet = cfg.get("contact_sheet", {})
     return drrs.with_options(task_runner=task_runner(cfg))(
-        pool=params["ct_pool"]["out"], out=cfg["out"], config=DRRConfig.from_params(cfg), torch_threads=threads,
+        pool=params["ct_pool"]["out"], out=cfg["out"], config=DRRConfig.from_params(cfg),
         sheet_cts=int(sheet.get("n_ct", 4)), sheet_poses=sheet.get("poses"),
         validate_sample=int(cfg["validate_sample"]))
 

@@ -11,8 +11,8 @@ def to_png_array(image01: np.ndarray) -> np.ndarray:
 
 
 def contact_sheet(rows: list[list[np.ndarray]], row_labels: list[str], col_labels: list[str],
-                  tile: int = 160) -> Image.Image:
-    label_w, label_h, pad = 110, 18, 4
+                  tile: int = 160, label_width: int = 110) -> Image.Image:
+    label_w, label_h, pad = label_width, 18, 4
     sheet = Image.new("L", (label_w + len(col_labels) * (tile + pad), label_h + len(rows) * (tile + pad)), 0)
     draw = ImageDraw.Draw(sheet)
     for c, text in enumerate(col_labels):

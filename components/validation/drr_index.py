@@ -10,7 +10,7 @@ from components.drr.pose_protocol import MAX_ANGLE, ROLE_DRR0
 from components.drr.shards import Shard
 from components.validation.gate import validate_table
 
-INDEX_COLUMNS = ["ct_id", "patient_id", "path", "n_drrs", "height", "width", "backend", "config_hash"]
+INDEX_COLUMNS = ["ct_id", "patient_id", "path", "n_drrs", "height", "width", "backend", "cache_key", "sha256"]
 
 
 def index_expectations(pool_ct_ids: list[str], drrs_per_ct: int, pixels: int) -> list:

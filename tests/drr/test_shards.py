@@ -4,25 +4,25 @@ import numpy as np
 import pytest
 
 from components.drr.render import DRRConfig, render_ct_shard
-from components.drr.shards import SCALE, Shard, shard_is_current, write_shard
+from components.drr.shards import SCALE, Shard, shard_key, write_shard
 
 
 def test_round_trip_and_recorded_scaling(tmp_path):
     images = np.random.default_rng(0).random((3, 8, 8)).astype(np.float32)
     poses = np.array([[0, 0, 0], [1, 2, 3], [-4, 5, -6]], np.float32)
     path = write_shard(tmp_path / "CTx.npz", images, poses, np.array([0, 1, 2]), np.zeros(3), np.ones(3) * 7,
-                       {"ct_id": "CTx", "config_hash": "abc"})
+                       {"ct_id": "CTx", "cache_key": "abc"})
     shard = Shard(path)
     assert np.abs(shard.images - images).max() <= 0.5 / SCALE + 1e-7
     assert np.array_equal(shard.poses, poses) and list(shard.roles) == [0, 1, 2]
     assert shard.raw_max[0] == 7 and shard.meta["ct_id"] == "CTx"
-    assert shard_is_current(path, "abc") and not shard_is_current(path, "other")
+    assert shard_key(path) == "abc"
     assert [p.name for p in tmp_path.iterdir()] == ["CTx.npz"]
 
 
 def test_damaged_shard_is_not_current(tmp_path):
     (tmp_path / "CTy.npz").write_bytes(b"PK\x03\x04 cut short")
-    assert not shard_is_current(tmp_path / "CTy.npz", "abc")
+    assert shard_key(tmp_path / "CTy.npz") is None
 
 
 @pytest.fixture

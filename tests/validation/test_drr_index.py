@@ -16,12 +16,12 @@ def make_shard(folder, ct_id, images=None, poses=None, roles=None):
     poses = np.array([[0, 0, 0], [3, -2, 1], [10, 4, -5]], np.float32) if poses is None else poses
     roles = np.array([0, 1, 2]) if roles is None else roles
     return Shard(write_shard(folder / f"{ct_id}.npz", images, poses, roles, np.zeros(3), np.ones(3),
-                             {"ct_id": ct_id, "config_hash": "h"}))
+                             {"ct_id": ct_id, "cache_key": "h"}))
 
 
 def index_of(ids, n=3):
     return pd.DataFrame([{"ct_id": c, "patient_id": "P", "path": f"{c}.npz", "n_drrs": n, "height": 8, "width": 8,
-                          "backend": "torch", "config_hash": "h"} for c in ids], columns=INDEX_COLUMNS)
+                          "backend": "torch", "cache_key": "h", "sha256": "s"} for c in ids], columns=INDEX_COLUMNS)
 
 
 def test_good_drrs_pass(tmp_path):
