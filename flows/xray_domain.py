@@ -20,16 +20,17 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torch
 from prefect import flow, task, unmapped
 from prefect.cache_policies import NO_CACHE
+from prefect.task_runners import ThreadPoolTaskRunner
 
 from components.atomic_write import atomic_path, remove_stale_temporaries
 from components.data.folds import ct_ids_in_folds
 from components.drr.contact_sheet import contact_sheet
-from components.drr.pose_protocol import pose_rng
-from components.drr.render import DRRConfig, load_volume
-from components.drr.shards import SHARD_SUFFIX, Shard, write_shard
-from components.evaluation.xray_style import Style, render_radiograph_style
+from components.drr.render import DRRConfig
+from components.drr.shards import SHARD_SUFFIX, Shard
+from components.evaluation.xray_style import render_style_shard
 from components.params import load_params
 from components.sampling.radiograph_io import read_radiograph
 from components.sampling.rotate import prepare
@@ -38,15 +39,9 @@ from flows.stage import stage_main
 
 @task(name="radiograph-style", cache_policy=NO_CACHE, task_run_name="xray {ct_id}")
 def render(ct_path: str, ct_id: str, drr_dir: str, out_dir: str, config: DRRConfig, seed: int) -> str:
-    drrs = Shard(Path(drr_dir) / f"{ct_id}{SHARD_SUFFIX}")
-    rng = pose_rng(seed, ct_id)
-    style = Style.draw(rng)
-    images = render_radiograph_style(load_volume(ct_path, config), config.geometry, drrs.poses, style,
-                                     int(rng.integers(2**62)))
-    n = len(images)
-    out = Path(out_dir) / f"{ct_id}{SHARD_SUFFIX}"
-    write_shard(out, images, drrs.poses, drrs.roles, np.zeros(n), np.ones(n),
-                {"ct_id": ct_id, "domain": "radiograph_style", "style": style.to_dict(), "seed": seed})
+    torch.set_num_threads(1)  # one thread per CT, as the drrs stage: images independent of the core count
+    rendered = render_style_shard(ct_path, ct_id, drr_dir, out_dir, config, seed)
+    print(f"{ct_id}: " + ("rendered" if rendered else "current, kept"))
     return ct_id
 
 
@@ -98,8 +93,14 @@ def prepare_real_radiographs(folder: Path, out: Path, size: int) -> int:
     return len(images)
 
 
+def run(params_path: str = "params.yaml") -> list[str]:
+    """The flow with `drrs.workers` CTs at a time: each holds a volume in memory."""
+    workers = int(load_params(params_path)["drrs"]["workers"])
+    return xray_domain.with_options(task_runner=ThreadPoolTaskRunner(max_workers=workers))(params_path)
+
+
 def main(argv: list[str] | None = None) -> int:
-    return stage_main("xray_domain", __doc__, xray_domain, argv)
+    return stage_main("xray_domain", __doc__, run, argv)
 
 
 if __name__ == "__main__":

@@ -1,22 +1,27 @@
 """A radiograph-style stand-in for real radiographs, with known anatomy and known truth.
 
 Rendered from the same CT at the same poses as the DRRs, but through another
-chain: a softer beam (70–85 kVp, less filtration), three times the scatter, fewer
-photons, detector blur, a sigmoid film/detector response with random contrast
-and latitude, a random gamma, collimation borders (unexposed: bright) and a
-burned-in side marker. Intensities differ from the DRRs while the rotated ground
+chain: a softer beam (70–85 kVp, less filtration), up to 2.5× the scatter (a
+scatter-to-primary ratio of about 0.5–1.25 behind the pelvis, as with an
+anti-scatter grid), 2–5× fewer photons, detector blur, the processing of another radiography system (its own
+dynamic-range compression, windowed on the body), a sigmoid characteristic
+curve with random contrast and latitude, a random gamma, collimation borders
+(unexposed: bright) and a burned-in side marker. Intensities differ from the DRRs while the rotated ground
 truth in the same style is known. It stands in for real radiographs; it is not one.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image, ImageDraw
 from scipy import ndimage
 
+from components.drr.display import Display, window
+from components.fingerprint import cache_key, file_sha256, source_fingerprint
 from components.drr.geometry import Geometry
 from components.drr.projector import DensityVolume, Physics, TorchProjector
 
@@ -25,20 +30,23 @@ from components.drr.projector import DensityVolume, Physics, TorchProjector
 class Style:
     kvp: float
     scatter_fraction: float
-    photons_per_pixel: float
+    photons_per_mm2: float
     blur_px: float
     film_slope: float
-    film_centre: float  # quantile of the log image at the film's mid-grey
+    film_centre: float  # quantile of the body's values at the film's mid-grey
     gamma: float
+    equalisation: float  # the system's dynamic-range compression (components/drr/display.py)
+    equalisation_sigma_mm: float
     collimation: tuple[float, float, float, float]  # top, bottom, left, right fractions
     marker_corner: int
 
     @classmethod
     def draw(cls, rng: np.random.Generator) -> "Style":
-        return cls(kvp=float(rng.uniform(70, 85)), scatter_fraction=float(rng.uniform(0.25, 0.4)),
-                   photons_per_pixel=float(rng.uniform(2000, 6000)), blur_px=float(rng.uniform(0.4, 1.0)),
+        return cls(kvp=float(rng.uniform(70, 85)), scatter_fraction=float(rng.uniform(0.1, 0.25)),
+                   photons_per_mm2=float(rng.uniform(2000, 6000)), blur_px=float(rng.uniform(0.2, 0.5)),
                    film_slope=float(rng.uniform(3, 8)), film_centre=float(rng.uniform(0.35, 0.65)),
-                   gamma=float(rng.uniform(0.6, 1.6)),
+                   gamma=float(rng.uniform(0.6, 1.6)), equalisation=float(rng.uniform(0.3, 0.8)),
+                   equalisation_sigma_mm=float(rng.uniform(20, 60)),
                    collimation=tuple(float(v) for v in rng.uniform(0.0, 0.08, 4)),
                    marker_corner=int(rng.integers(4)))
 
@@ -46,11 +54,18 @@ class Style:
         return asdict(self)
 
 
-def film_response(log_image: np.ndarray, style: Style) -> np.ndarray:
-    """Sigmoid characteristic curve on the log image, then gamma: [0, 1], bone bright."""
-    lo, hi = np.percentile(log_image, [1, 99.5])
-    x = (log_image - lo) / max(hi - lo, 1e-6)
-    y = 1 / (1 + np.exp(-style.film_slope * (x - style.film_centre)))
+def film_response(windowed: np.ndarray, style: Style) -> np.ndarray:
+    """Sigmoid characteristic curve on the body-windowed image in [0, 1], then gamma: [0, 1], bone bright.
+
+    Mid-grey sits at the `film_centre` quantile of the body's values and the slope is per
+    10th–90th-percentile spread of the body, so the curve has the body's latitude whatever its size.
+    """
+    body = windowed[windowed > 0]
+    if body.size < 16:
+        body = windowed.ravel()
+    centre = np.quantile(body, style.film_centre)
+    spread = max(float(np.subtract(*np.quantile(body, [0.9, 0.1]))), 1e-3)
+    y = 1 / (1 + np.exp(-style.film_slope * (windowed - centre) / spread))
     y = (y - y.min()) / max(np.ptp(y), 1e-6)
     return y**style.gamma
 
@@ -75,13 +90,47 @@ def render_radiograph_style(volume: DensityVolume, geometry: Geometry, poses: np
                             seed: int) -> np.ndarray:
     """(n, H, W) radiograph-style images in [0, 1] of one CT at `poses` (degrees)."""
     physics = Physics(kvp=style.kvp, filtration_mm_al=1.5, scatter_fraction=style.scatter_fraction,
-                      scatter_sigma_mm=40.0, photons_per_pixel=style.photons_per_pixel)
+                      scatter_sigma_mm=40.0, photons_per_mm2=style.photons_per_mm2)
     projector = TorchProjector(volume, geometry, physics)
+    processing = Display(equalisation=style.equalisation, equalisation_sigma_mm=style.equalisation_sigma_mm)
     generator = torch.Generator().manual_seed(seed)
     out = []
     with torch.inference_mode():
         for start in range(0, len(poses), 8):
-            for log_image in projector.render(poses[start:start + 8], generator=generator).cpu().numpy():
-                blurred = ndimage.gaussian_filter(log_image, style.blur_px)
-                out.append(collimate_and_mark(film_response(blurred, style), style))
+            log_images = projector.render(poses[start:start + 8], generator=generator).cpu().numpy()
+            blurred = torch.from_numpy(np.stack([ndimage.gaussian_filter(x, style.blur_px) for x in log_images]))
+            windowed, _, _ = window(blurred, processing, geometry.pixel_mm)
+            out += [collimate_and_mark(film_response(w, style), style) for w in windowed.numpy()]
     return np.clip(np.stack(out), 0, 1).astype(np.float32)
+
+
+def style_shard_key(ct_sha256: str, poses_checksum: str, config, seed: int) -> str:
+    """A radiograph-style shard is current when its CT, poses, renderer code (components/drr and this
+    module), DRR configuration and seed are those it was made from."""
+    return cache_key(ct=ct_sha256, poses=poses_checksum, config=config.hash, seed=seed,
+                     renderer=source_fingerprint("drr", "evaluation/xray_style.py"))
+
+
+def render_style_shard(ct_path: str | Path, ct_id: str, drr_dir: str | Path, out_dir: str | Path, config,
+                       seed: int) -> bool:
+    """Render (or keep, when its key matches) the radiograph-style shard of one CT at its DRR poses;
+    returns True when it was rendered."""
+    from components.drr.render import load_volume
+    from components.drr.pose_protocol import pose_rng
+    from components.drr.shards import SHARD_SUFFIX, Shard, array_checksum, shard_key, write_shard
+
+    drrs = Shard(Path(drr_dir) / f"{ct_id}{SHARD_SUFFIX}")
+    out = Path(out_dir) / f"{ct_id}{SHARD_SUFFIX}"
+    ct_sha256 = file_sha256(ct_path)
+    key = style_shard_key(ct_sha256, array_checksum(drrs.poses), config, seed)
+    if shard_key(out) == key:
+        return False
+    rng = pose_rng(seed, ct_id)
+    style = Style.draw(rng)
+    images = render_radiograph_style(load_volume(ct_path, config), config.geometry, drrs.poses, style,
+                                     int(rng.integers(2**62)))
+    n = len(images)
+    write_shard(out, images, drrs.poses, drrs.roles, np.zeros(n), np.ones(n),
+                {"ct_id": ct_id, "domain": "radiograph_style", "style": style.to_dict(), "seed": seed,
+                 "cache_key": key, "ct_sha256": ct_sha256})
+    return True

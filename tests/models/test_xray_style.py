@@ -3,7 +3,8 @@
 import numpy as np
 
 from components.drr.geometry import Geometry
-from components.drr.projector import DensityVolume, Physics, TorchProjector, rescale_unit
+from components.drr.display import window
+from components.drr.projector import DensityVolume, Physics, TorchProjector
 from components.evaluation.xray_style import Style, render_radiograph_style
 from tests.conftest import tiny_ct
 
@@ -19,7 +20,7 @@ def test_style_changes_intensities_but_keeps_the_anatomy_in_place():
     poses = np.array([[0, 0, 0], [0, 10, 0]], float)
     style = Style.draw(np.random.default_rng(0))
     styled = render_radiograph_style(vol, geometry, poses, style, seed=1)
-    drr, _, _ = rescale_unit(TorchProjector(vol, geometry, Physics(photons_per_pixel=0)).render(poses))
+    drr, _, _ = window(TorchProjector(vol, geometry, Physics(photons_per_mm2=0)).render(poses))
     drr = drr.numpy()
     assert styled.shape == drr.shape and 0 <= styled.min() and styled.max() <= 1
     assert np.abs(np.sort(styled[0].ravel()) - np.sort(drr[0].ravel())).mean() > 0.05  # other histogram
