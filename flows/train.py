@@ -10,7 +10,6 @@ MLflow run (params, losses, validation grids) and a new registered version of
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -18,18 +17,20 @@ import lightning as L
 import mlflow
 import numpy as np
 import torch
-from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import MLFlowLogger
 from prefect import flow
 
 from components.atomic_write import atomic_path
+from components.fingerprint import cache_key, file_sha256, source_fingerprint
 from components.models.diffusion import sampling_scheduler
 from components.params import load_params
 from flows.stage import stage_main
 from components.registry import tracking
-from components.registry.export import export_model
+from components.registry.export import InferenceDefaults, export_model
 from components.sampling.guided import guided_sample, initial_noise
 from components.training.module import PairDataModule, RadRotatorModule
+from components.training.trainer import checkpoints, make_trainer, resume_point, worker_rank, world_size
+from components.training.trainer import pair_data as training_data
 from flows import PROJECT_ROOT
 
 
@@ -45,41 +46,28 @@ def validation_grid(module: RadRotatorModule, data: PairDataModule, n: int, step
     return ((torch.cat(rows, dim=0).clamp(-1, 1) + 1) / 2).numpy()
 
 
-def pair_data(params: dict, cfg: dict) -> PairDataModule:
-    """The training folds' pairs (with cfg's histogram transform) and the validation fold's, set up."""
-    data = PairDataModule(params["drrs"]["out"], str(Path(params["folds"]["out"]) / "folds.csv"),
-                          list(params["folds"]["train"]), [int(params["folds"]["val"])],
-                          batch_size=int(cfg["batch_size"]), histogram=cfg["histogram_transform"],
-                          seed=int(cfg["seed"]), max_val_pairs=int(cfg["val_pairs"]))
-    data.setup()
-    return data
+def pair_data(params: dict, cfg: dict, validate_on: str = "drr") -> PairDataModule:
+    """Training pairs of the training folds; validation pairs of the validation fold, DRRs or
+    (`validate_on: radiograph_style`) the radiograph-style stand-in."""
+    val_dir = {"drr": None, "radiograph_style": params["xray_domain"]["out"]}[validate_on]
+    return training_data(params["drrs"]["out"], str(Path(params["folds"]["out"]) / "folds.csv"),
+                         params["folds"]["train"], [int(params["folds"]["val"])], cfg, val_dir)
 
 
-def world_size(cfg: dict) -> int:
-    devices = cfg.get("devices", 1)
-    return (devices if isinstance(devices, int) else 1) * int(cfg.get("num_nodes", 1))
+def unet_params(params: dict, cfg: dict) -> dict:
+    """The U-Net of `cfg`, its image size the DRRs' (one fact, one home: drrs.geometry.pixels)."""
+    if "image_size" in cfg["unet"]:
+        raise ValueError("train.unet.image_size: remove it; the model's size is drrs.geometry.pixels")
+    return {**cfg["unet"], "image_size": int(params["drrs"]["geometry"]["pixels"])}
 
 
-def worker_rank() -> int:
-    """This process's global DDP rank as its launcher set it: torchrun (RANK), SLURM (SLURM_PROCID),
-    or Lightning's own launcher (non-zero LOCAL_RANK beside rank 0, NODE_RANK on other nodes)."""
-    for key in ("RANK", "SLURM_PROCID"):
-        if key in os.environ:
-            return int(os.environ[key])
-    return int(os.environ.get("LOCAL_RANK", 0)) + int(os.environ.get("NODE_RANK", 0))
-
-
-def make_trainer(cfg: dict, logger, callbacks: list, **options) -> L.Trainer:
-    """A Lightning Trainer from params `train`: devices, strategy (ddp across GPUs and nodes) and
-    bf16 on GPU; `options` for what the caller decides (validation cadence)."""
-    gpu = torch.cuda.is_available() if cfg.get("accelerator", "auto") == "auto" else cfg["accelerator"] == "gpu"
-    return L.Trainer(max_steps=int(cfg["max_steps"]), accelerator="gpu" if gpu else "cpu",
-                     devices=cfg.get("devices", 1), num_nodes=int(cfg.get("num_nodes", 1)),
-                     strategy=cfg.get("strategy", "auto"),
-                     precision="bf16-mixed" if gpu and cfg.get("bf16", True) else "32-true",
-                     gradient_clip_val=float(cfg["gradient_clip"]), logger=logger, callbacks=callbacks,
-                     limit_val_batches=int(cfg["val_batches"]), log_every_n_steps=int(cfg["log_every"]),
-                     enable_progress_bar=cfg.get("progress_bar", True), deterministic=False, **options)
+def run_key(params: dict, cfg: dict) -> str:
+    """What a resumable checkpoint must have been made by: this configuration, these pairs and folds,
+    this training code."""
+    return cache_key(cfg=cfg, pixels=params["drrs"]["geometry"]["pixels"],
+                     index=file_sha256(Path(params["drrs"]["out"]) / "index.csv"),
+                     folds=file_sha256(Path(params["folds"]["out"]) / "folds.csv"),
+                     code=source_fingerprint("training", "models", "data"))
 
 
 @flow(name="train", log_prints=True)
@@ -90,15 +78,17 @@ def train(params_path: str = "params.yaml", section: str | None = None) -> dict:
     L.seed_everything(int(cfg["seed"]), workers=True)
     data = pair_data(params, cfg)
     print(f"{len(data.train_set)} training pairs, {len(data.val_set)} validation pairs")
-    module = RadRotatorModule(cfg["unet"], cfg["optim"])
+    module = RadRotatorModule(unet_params(params, cfg), cfg["optim"], int(cfg["max_steps"]))
+    inference = InferenceDefaults(**cfg["inference"])
     out_dir = Path(cfg["out"])
     val_every = min(int(cfg["val_every"]), len(data.train_dataloader()) // world_size(cfg))
-    resume = out_dir / "checkpoints" / "last.ckpt"
 
     def fit(logger) -> L.Trainer:
-        checkpoints = ModelCheckpoint(dirpath=out_dir / "checkpoints", save_last=True, save_top_k=0)
-        trainer = make_trainer(cfg, logger, [checkpoints], val_check_interval=val_every, check_val_every_n_epoch=None)
-        trainer.fit(module, datamodule=data, ckpt_path=str(resume) if cfg.get("resume") and resume.exists() else None)
+        folder = out_dir / "checkpoints"
+        resume = resume_point(folder, run_key(params, cfg), bool(cfg.get("resume")))
+        trainer = make_trainer(cfg, logger, [checkpoints(folder, cfg.get("checkpoint_every"))],
+                               val_check_interval=val_every, check_val_every_n_epoch=None)
+        trainer.fit(module, datamodule=data, ckpt_path=str(resume) if resume else None)
         return trainer
 
     if worker_rank():  # a DDP worker: it trains; rank 0 alone tracks, exports and registers
@@ -109,11 +99,11 @@ def train(params_path: str = "params.yaml", section: str | None = None) -> dict:
         mlflow.log_params(tracking.flatten(params))
         mlflow.set_tags(tracking.lineage(PROJECT_ROOT))
         trainer = fit(MLFlowLogger(experiment_name=cfg["experiment"], tracking_uri=uri, run_id=run.info.run_id))
-        grid = validation_grid(module, data, int(cfg["grid_pairs"]), int(cfg["grid_steps"]), float(cfg["guidance"]))
+        grid = validation_grid(module, data, int(cfg["grid_pairs"]), inference.steps, inference.guidance)
         mlflow.log_image(grid, "validation/source_target_generated.png")
         model_dir = export_model(module.ema.module, module.unet_config, out_dir / "radrotator",
-                                 {"train": module.train_config.to_dict(), "schedule": "cosine_zero_snr",
-                                  "prediction": "v", "mlflow_run_id": run.info.run_id})
+                                 {"train": module.train_config.to_dict(), "mlflow_run_id": run.info.run_id},
+                                 inference, module.train_config.timesteps)
         mlflow.log_artifacts(str(model_dir), "ema")
         model_uri, version = (tracking.log_and_register(model_dir, alias="challenger")
                               if cfg.get("register", True) else (None, None))

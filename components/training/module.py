@@ -8,6 +8,7 @@ Checkpoints carry the RNG states too, so a resumed run continues exactly.
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import asdict, dataclass
 
@@ -17,6 +18,7 @@ import torch
 from lion_pytorch import Lion
 from torch.optim.swa_utils import AveragedModel
 from torch.utils.data import DataLoader, Dataset
+from torchdata.stateful_dataloader import StatefulDataLoader
 
 from components.data.folds import ct_ids_in_folds
 from components.data.pairs import DRRPairs
@@ -33,6 +35,8 @@ class TrainConfig:
     guidance_drop_prob: float = 0.1
     vlb_weight: float = 1e-3
     timesteps: int = 1000
+    lr_schedule: str = "constant"  # constant (report) | cosine: warm-up, then cosine decay to 0 at the last step
+    warmup_steps: int = 0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -54,7 +58,7 @@ def ema_with_warmup(decay: float):
 
 
 class RadRotatorModule(L.LightningModule):
-    def __init__(self, unet: dict, train: dict) -> None:
+    def __init__(self, unet: dict, train: dict, max_steps: int | None = None) -> None:
         super().__init__()
         self.save_hyperparameters()
         self.unet_config, self.train_config = UNetConfig(**{k: tuple(v) if isinstance(v, list) else v
@@ -65,6 +69,11 @@ class RadRotatorModule(L.LightningModule):
         self.ema.requires_grad_(False)
         self.scheduler = training_scheduler(self.train_config.timesteps)
         self.loss = HybridLoss(self.scheduler, self.train_config.vlb_weight)
+        self.max_steps = max_steps
+        if self.train_config.lr_schedule not in ("constant", "cosine"):
+            raise ValueError(f"train.optim.lr_schedule must be constant or cosine, not {self.train_config.lr_schedule!r}")
+        if self.train_config.lr_schedule == "cosine" and not max_steps:
+            raise ValueError("train.optim.lr_schedule: cosine needs the run's max_steps")
 
     def forward(self, x_t, source, t, angles, ema: bool = False):
         net = self.ema.module if ema else self.model
@@ -85,7 +94,11 @@ class RadRotatorModule(L.LightningModule):
         self.log_dict({f"train/{k}": v for k, v in losses.items()}, prog_bar=True, batch_size=len(batch["target"]))
         return losses["loss"]
 
-    def on_train_batch_end(self, outputs, batch, batch_idx) -> None:
+    def optimizer_step(self, *args, **kwargs) -> None:
+        # The EMA follows each optimiser step here, not in on_train_batch_end: Lightning saves a
+        # step's checkpoint from a callback's on_train_batch_end, which runs before the module's,
+        # so a checkpoint would hold an EMA one update behind its weights.
+        super().optimizer_step(*args, **kwargs)
         self.ema.update_parameters(self.model)
 
     def validation_step(self, batch, batch_idx):
@@ -97,7 +110,18 @@ class RadRotatorModule(L.LightningModule):
         return losses["loss"]
 
     def configure_optimizers(self):
-        return Lion(self.model.parameters(), lr=self.train_config.lr, weight_decay=self.train_config.weight_decay)
+        optimizer = Lion(self.model.parameters(), lr=self.train_config.lr, weight_decay=self.train_config.weight_decay)
+        if self.train_config.lr_schedule == "constant":
+            return optimizer
+        warmup, total = self.train_config.warmup_steps, int(self.max_steps)
+
+        def factor(step: int) -> float:
+            if step < warmup:
+                return (step + 1) / warmup
+            return 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warmup) / max(1, total - warmup))))
+
+        schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         # Tensors and plain ints only: checkpoints load with torch.load(weights_only=True).
@@ -120,11 +144,51 @@ class RadRotatorModule(L.LightningModule):
             random.setstate(rng["python"])
 
 
+def randomizables(transform) -> list:
+    """Every object with a random state in a MONAI transform tree, in a fixed order."""
+    found, stack = [], [transform]
+    while stack:
+        obj = stack.pop(0)
+        if isinstance(getattr(obj, "R", None), np.random.RandomState) and all(obj is not f for f in found):
+            found.append(obj)
+        children = list(getattr(obj, "transforms", ()))
+        children += [v for _, v in sorted(vars(obj).items()) if hasattr(v, "set_random_state")]
+        stack.extend(children)
+    return found
+
+
+def random_state_dict(rng: np.random.RandomState) -> dict:
+    """A RandomState as tensors and plain numbers: checkpoints load with weights_only=True."""
+    _, keys, pos, has_gauss, gauss = rng.get_state()
+    return {"keys": torch.from_numpy(keys.astype(np.int64)), "rest": [int(pos), int(has_gauss), float(gauss)]}
+
+
+def load_random_state(rng: np.random.RandomState, state: dict) -> None:
+    pos, has_gauss, gauss = state["rest"]
+    rng.set_state(("MT19937", state["keys"].numpy().astype(np.uint32), pos, has_gauss, gauss))
+
+
 class TransformedPairs(Dataset):
-    """DRRPairs with a MONAI dictionary pipeline applied; plain tensors out."""
+    """DRRPairs with a MONAI dictionary pipeline applied; plain tensors out.
+
+    Stateful: `state_dict` holds the random states of the transforms, so that a
+    StatefulDataLoader (torchdata) checkpoints them with its sampler position and
+    a resumed run draws the same augmentations as an uninterrupted one.
+    """
 
     def __init__(self, pairs: DRRPairs, transform) -> None:
         self.pairs, self.transform = pairs, transform
+
+    def state_dict(self) -> dict:
+        return {"transforms": [random_state_dict(t.R) for t in randomizables(self.transform)]}
+
+    def load_state_dict(self, state: dict) -> None:
+        owners = randomizables(self.transform)
+        if len(owners) != len(state["transforms"]):
+            raise ValueError(f"checkpoint holds {len(state['transforms'])} transform random states, "
+                             f"the pipeline has {len(owners)}: a different histogram_transform?")
+        for owner, s in zip(owners, state["transforms"]):
+            load_random_state(owner.R, s)
 
     def __len__(self) -> int:
         return len(self.pairs)
@@ -138,24 +202,30 @@ class TransformedPairs(Dataset):
 class PairDataModule(L.LightningDataModule):
     def __init__(self, shard_dir: str, folds_csv: str, train_folds: list[int], val_folds: list[int],
                  batch_size: int = 8, histogram: str = "match", num_workers: int = 0, seed: int = 0,
-                 max_val_pairs: int = 64) -> None:
+                 max_val_pairs: int = 64, val_shard_dir: str | None = None) -> None:
         super().__init__()
         self.shard_dir, self.folds_csv = shard_dir, folds_csv
+        self.val_shard_dir = val_shard_dir or shard_dir  # radiograph-style shards: a validation that sees RHS
         self.train_folds, self.val_folds = train_folds, val_folds
         self.batch_size, self.histogram, self.num_workers, self.seed = batch_size, histogram, num_workers, seed
         self.max_val_pairs = max_val_pairs
 
     def setup(self, stage: str | None = None) -> None:
+        if getattr(self, "train_set", None) is not None:
+            return  # idempotent: Lightning calls setup again inside fit()
         transform = training_transforms(self.histogram)
         transform.set_random_state(self.seed)
         self.train_set = TransformedPairs(DRRPairs(self.shard_dir, ct_ids_in_folds(self.folds_csv, self.train_folds)), transform)
-        val = DRRPairs(self.shard_dir, ct_ids_in_folds(self.folds_csv, self.val_folds))
+        val = DRRPairs(self.val_shard_dir, ct_ids_in_folds(self.folds_csv, self.val_folds))
         keep = np.random.default_rng(self.seed).permutation(len(val))[: self.max_val_pairs]
         self.val_set = torch.utils.data.Subset(TransformedPairs(val, evaluation_transforms()), sorted(keep))
 
     def train_dataloader(self):
-        return DataLoader(self.train_set, batch_size=self.batch_size, shuffle=True, num_workers=self.num_workers,
-                          generator=torch.Generator().manual_seed(self.seed), drop_last=True)
+        # Stateful (torchdata): Lightning checkpoints the sampler's position and the dataset's
+        # transform random states with it, so a resumed run continues the same stream.
+        return StatefulDataLoader(self.train_set, batch_size=self.batch_size, shuffle=True,
+                                  num_workers=self.num_workers, generator=torch.Generator().manual_seed(self.seed),
+                                  drop_last=True)
 
     def val_dataloader(self):
         return DataLoader(self.val_set, batch_size=self.batch_size, num_workers=self.num_workers,

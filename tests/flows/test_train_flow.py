@@ -1,5 +1,6 @@
 """Train on tiny data for real: MLflow run, registered challenger that loads and rotates a PNG."""
 
+import json
 import os
 import subprocess
 import sys
@@ -22,6 +23,10 @@ def test_train_registers_a_challenger_that_rotates(prefect_server, tmp_path, tin
 
     assert summary["steps"] == 4 and summary["registered_version"] == "1"
     assert (tmp_path / "models" / "radrotator" / "ema.safetensors").exists()
+    config = json.loads((tmp_path / "models" / "radrotator" / "config.json").read_text())
+    assert config["unet"]["image_size"] == params["drrs"]["geometry"]["pixels"]  # one home: the DRRs' size
+    assert config["inference"] == params["train"]["inference"] and config["mlflow_run_id"] == summary["run_id"]
+    assert (tmp_path / "models" / "checkpoints" / "last.ckpt").exists()
     mlflow.set_tracking_uri(uri)
     client = mlflow.MlflowClient()
     run = client.get_run(summary["run_id"])

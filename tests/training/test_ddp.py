@@ -47,7 +47,7 @@ def test_two_process_cpu_ddp_trains_one_model(prefect_server, tmp_path, tiny_run
     ({"SLURM_PROCID": "3", "LOCAL_RANK": "1"}, 3),
 ])
 def test_only_global_rank_zero_tracks(monkeypatch, env, rank):
-    from flows.train import worker_rank
+    from components.training.trainer import worker_rank
 
     for key in ("RANK", "SLURM_PROCID", "LOCAL_RANK", "NODE_RANK"):
         monkeypatch.delenv(key, raising=False)

@@ -1,0 +1,54 @@
+"""A training run on real shards, for the resume tests: `python -m tests.training.resume_run DIR STEPS
+[--kill-at K]` trains RadRotator with PairDataModule, checkpointing every STEPS // 2 steps into
+DIR/checkpoints and resuming from DIR/checkpoints/last.ckpt when it exists; with --kill-at it
+SIGKILLs itself when step K begins (after the checkpoint of step K is written). On a clean end it
+saves the weights to DIR/weights.pt."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+from pathlib import Path
+
+import lightning as L
+import torch
+
+from components.training.module import RadRotatorModule
+from components.training.trainer import LAST, checkpoints, make_trainer, pair_data
+from tests.conftest import TINY_UNET
+
+
+class KillAt(L.Callback):
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        if trainer.global_step == self.step:
+            os.kill(os.getpid(), signal.SIGKILL)  # no cleanup, no final checkpoint: a crash
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("dir")
+    parser.add_argument("steps", type=int)
+    parser.add_argument("--kill-at", type=int)
+    args = parser.parse_args(argv)
+    folder = Path(args.dir)
+    cfg = {"max_steps": args.steps, "batch_size": 2, "histogram_transform": "match", "seed": 0, "val_pairs": 4,
+           "gradient_clip": 1.0, "val_batches": 1, "log_every": 1, "progress_bar": False, "accelerator": "cpu"}
+    torch.set_num_threads(1)
+    L.seed_everything(0, workers=True)
+    data = pair_data(os.environ["SHARDS"], os.environ["FOLDS"], [1, 2, 3], [4], cfg)
+    module = RadRotatorModule(dict(TINY_UNET), {"lr": 1e-3, "ema_decay": 0.9})
+    callbacks = [checkpoints(folder / "checkpoints", args.steps // 2)] + ([KillAt(args.kill_at)] if args.kill_at else [])
+    trainer = make_trainer(cfg, False, callbacks, val_check_interval=args.steps // 2, check_val_every_n_epoch=None)
+    last = folder / "checkpoints" / LAST
+    trainer.fit(module, datamodule=data, ckpt_path=str(last) if last.exists() else None)
+    torch.save({k: v.detach().clone() for k, v in module.state_dict().items()}, folder / "weights.pt")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,92 @@
+"""Exact resume on the real data path: real shards, PairDataModule with its transforms, a kill -9."""
+
+import os
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+import torch
+
+from components.drr.geometry import Geometry
+from components.drr.render import DRRConfig, render_ct_shard
+from tests.conftest import PROJECT_ROOT
+
+
+@pytest.fixture
+def shards(tmp_path, tiny_pool):
+    """Shards of the tiny pool (varied CTs, 9 DRRs each) and a folds.csv: folds 1-3 train, 4 val."""
+    manifest = pd.read_csv(tiny_pool / "manifest.csv")
+    config = DRRConfig(drrs_per_ct=9, volume_spacing_mm=4.0, geometry=Geometry(pixels=16, detector_mm=380))
+    out = tmp_path / "drrs"
+    for _, row in manifest.iterrows():
+        render_ct_shard(tiny_pool / row["path"], row["ct_id"], out, config)
+    folds = manifest[["ct_id", "patient_id"]].assign(fold=[1, 1, 2, 2, 3, 3, 4, 4])
+    folds["role"] = folds["fold"].map({1: "train", 2: "train", 3: "train", 4: "val"})
+    folds.to_csv(tmp_path / "folds.csv", index=False)
+    return out, tmp_path / "folds.csv"
+
+
+def run(folder, steps, shards, *extra, expect=0):
+    env = {**os.environ, "SHARDS": str(shards[0]), "FOLDS": str(shards[1]), "PYTHONPATH": str(PROJECT_ROOT)}
+    done = subprocess.run([sys.executable, "-m", "tests.training.resume_run", str(folder), str(steps), *extra],
+                          cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == expect, done.stderr[-3000:]
+    return folder / "weights.pt"
+
+
+def test_a_killed_run_resumes_to_the_same_weights(tmp_path, shards):
+    steps = 12  # 3 training CTs × 72 pairs / batch 2: the kill falls mid-epoch
+    straight = torch.load(run(tmp_path / "straight", steps, shards))
+    killed = tmp_path / "killed"
+    run(killed, steps, shards, "--kill-at", str(steps // 2), expect=-9)
+    assert (killed / "checkpoints" / "last.ckpt").exists() and not (killed / "weights.pt").exists()
+    resumed = torch.load(run(killed, steps, shards))
+    assert straight.keys() == resumed.keys()
+    for name in straight:
+        assert torch.equal(straight[name], resumed[name]), name
+
+
+def test_transforms_draw_differently_on_every_item(shards):
+    """The data must be able to expose a resume that replays or skips draws: no two items alike."""
+    from components.training.trainer import pair_data
+
+    cfg = {"batch_size": 2, "histogram_transform": "match", "seed": 0, "val_pairs": 4}
+    data = pair_data(str(shards[0]), str(shards[1]), [1, 2, 3], [4], cfg)
+    items = [data.train_set[0]["source"] for _ in range(3)]
+    assert not torch.equal(items[0], items[1]) and not torch.equal(items[1], items[2])
+
+
+def test_validation_can_read_the_radiograph_style_shards(tmp_path, shards):
+    """The sweep's objective: validation pairs from another shard folder (same CTs, same poses)."""
+    import shutil
+
+    from components.drr.shards import Shard
+    from components.training.trainer import pair_data
+
+    styled = tmp_path / "xray"
+    shutil.copytree(shards[0], styled)
+    for path in styled.glob("*.npz"):  # a recognisable 'style': the images inverted
+        shard = Shard(path)
+        from components.drr.shards import write_shard
+        write_shard(path, 1 - shard.images, shard.poses, shard.roles, shard.raw_min, shard.raw_max, shard.meta)
+    cfg = {"batch_size": 2, "histogram_transform": "match", "seed": 0, "val_pairs": 4}
+    plain = pair_data(str(shards[0]), str(shards[1]), [1, 2, 3], [4], cfg)
+    styled_data = pair_data(str(shards[0]), str(shards[1]), [1, 2, 3], [4], cfg, val_shard_dir=str(styled))
+    a, b = plain.val_set[0]["source"], styled_data.val_set[0]["source"]
+    assert torch.allclose(a, -b, atol=1e-4)  # [0, 1] inverted is [-1, 1] negated
+
+
+def test_a_checkpoint_of_another_run_is_never_resumed(tmp_path):
+    from components.training.trainer import LAST, resume_point
+
+    folder = tmp_path / "checkpoints"
+    assert resume_point(folder, "a", resume=True) is None  # nothing yet; the key is recorded
+    (folder / LAST).write_bytes(b"weights of run a")
+    assert resume_point(folder, "a", resume=True) == folder / LAST
+    assert resume_point(folder, "b", resume=True) is None  # other data, code or configuration
+    assert not (folder / LAST).exists()
+    (folder / LAST).write_bytes(b"weights of run b")
+    (folder / "last-v1.ckpt").write_bytes(b"a versioned copy")
+    assert resume_point(folder, "b", resume=False) is None  # not asked: replaced, never versioned beside
+    assert not list(folder.glob("last*.ckpt"))
