@@ -1,4 +1,4 @@
-"""Image metrics (torchmetrics) and their aggregation by rotation magnitude.
+"""Image metrics (torchmetrics) and rotation-magnitude bins.
 
 Images are compared in [0, 1] (data range 1): MAE, PSNR (dB) and SSIM (11-pixel
 Gaussian window). A pair's rotation magnitude is max |V| over the three axes,
@@ -10,7 +10,6 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-import pandas as pd
 import torch
 
 with warnings.catch_warnings():  # torchmetrics.functional's __init__ warns about names we do not use
@@ -34,8 +33,8 @@ def angle_bin(delta_deg, edges=(0, 5, 10, 15)) -> str:
     magnitude = float(np.abs(delta_deg).max())
     for lo, hi in zip(edges[:-1], edges[1:]):
         if lo < magnitude <= hi or (lo == 0 and magnitude == 0):
-            return f"{lo}-{hi}"
-    return f">{edges[-1]}"
+            return f"{lo:g}-{hi:g}"
+    return f">{edges[-1]:g}"
 
 
 def bin_order(label: str) -> float:
@@ -43,16 +42,3 @@ def bin_order(label: str) -> float:
     if label == "all":
         return float("inf")
     return float(label.lstrip(">").split("-")[0]) + (0.5 if label.startswith(">") else 0.0)
-
-
-def summarise(rows: pd.DataFrame) -> dict:
-    """{domain: {method: {bin | "all": {metric: mean, "n": count}}}} from per-pair rows."""
-    out: dict = {}
-    columns = [m for m in (*METRICS, "angle_error_deg") if m in rows.columns]
-    for (domain, method), group in rows.groupby(["domain", "method"]):
-        present = [m for m in columns if group[m].notna().any()]  # real radiographs have no image metrics
-        by_bin = {b: {**{m: float(g[m].mean()) for m in present}, "n": int(len(g))}
-                  for b, g in sorted(group.groupby("bin"), key=lambda item: bin_order(item[0]))}
-        by_bin["all"] = {**{m: float(group[m].mean()) for m in present}, "n": int(len(group))}
-        out.setdefault(domain, {})[method] = by_bin
-    return out

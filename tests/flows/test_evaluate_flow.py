@@ -1,4 +1,4 @@
-"""xray_domain, cyclegan, pose_regressor and evaluate on tiny models: every report, every method."""
+"""The evaluate stage on tiny models: its reports, the ablations' evaluation, and the gate after it."""
 
 import json
 
@@ -11,82 +11,111 @@ import torch
 import yaml
 
 from components.models.unet import UNetConfig, build_unet
-from components.registry.export import export_model
+from components.registry.export import InferenceDefaults, export_model
 from flows import cyclegan, drrs, evaluate, folds, pose_regressor, promote, xray_domain
 from tests.conftest import TINY_UNET, register_tiny_model
 
 pytestmark = pytest.mark.slow
 
 
-def test_evaluate_writes_every_report(prefect_server, tmp_path, tiny_run):
+@pytest.fixture
+def evaluated(prefect_server, tmp_path, tiny_run):
+    """tiny_run with 32² DRRs, radiograph-style shards, two 'real' radiographs, a Cycle-GAN, a pose
+    regressor and two exported (untrained) models; returns (params path, params, MLflow URI)."""
     params_path, params, uri = tiny_run
     params["drrs"]["geometry"]["pixels"] = 32  # the PatchGAN needs more than 16²
     params["cyclegan"].update({"max_steps": 2, "batch_size": 2, "filters": 8, "blocks": 1, "disc_filters": 8})
     params["pose_regressor"].update({"max_steps": 3, "batch_size": 4})
-    params_path.write_text(yaml.safe_dump(params))
-    torch.manual_seed(0)
-    config = UNetConfig.from_params({**TINY_UNET, "image_size": 32})
-    export_model(build_unet(config), config, tmp_path / "models" / "radrotator", {})
-    export_model(build_unet(config), config, tmp_path / "models" / "no_rhs" / "radrotator", {})
-    # Two "real" radiographs the pipeline did not render, and one broken file.
-    real_dir = tmp_path / "radiographs"
+    params["evaluate"].update({"pairs_per_bin": 2, "bootstrap": 200, "ablations_out": str(tmp_path / "reports" / "ablations"),
+                               "registration": {**params["evaluate"]["registration"], "step_deg": 5.0}})
+    real_dir = tmp_path / "radiographs"  # two radiographs the pipeline did not render, and a broken file
     real_dir.mkdir()
     for k in range(2):
         iio.imwrite(real_dir / f"xr{k}.png", (np.random.default_rng(k).random((40, 30)) * 255).astype(np.uint8))
     (real_dir / "broken.png").write_bytes(b"nope")
     params["xray_domain"]["real_dir"] = str(real_dir)
     params_path.write_text(yaml.safe_dump(params))
+    torch.manual_seed(0)
+    config = UNetConfig.from_params({**TINY_UNET, "image_size": 32})
+    for folder in ("radrotator", "no_rhs/radrotator"):
+        export_model(build_unet(config), config, tmp_path / "models" / folder, {}, InferenceDefaults(steps=2))
     drrs.run(str(params_path))
     folds.run(str(params_path))
-    rendered = xray_domain.xray_domain(str(params_path))
+    xray_domain.run(str(params_path))
+    cyclegan.cyclegan(str(params_path))
+    pose_regressor.pose_regressor(str(params_path))
+    return params_path, params, uri
+
+
+def test_evaluate_writes_every_report_with_intervals(evaluated, tmp_path):
+    params_path, params, uri = evaluated
     with np.load(tmp_path / "xray" / "real.npz") as real:
         assert real["images"].shape == (2, 32, 32) and sorted(real["sources"]) == ["xr0.png", "xr1.png"]
-    assert len(rendered) >= 6 and (tmp_path / "xray" / "contact_sheet.png").exists()
-    content = cyclegan.cyclegan(str(params_path))
-    assert set(content) == {"drr_to_xray", "xray_to_drr", "reference_true_pair", "n_images"}
-    assert 0 <= content["drr_to_xray"]["bone_dice"] <= 1
-    assert json.loads((tmp_path / "models" / "cyclegan" / "content.json").read_text()) == content
-    assert pose_regressor.pose_regressor(str(params_path))["val_mean_abs_error_deg"] >= 0
-
-    summary = evaluate.evaluate(str(params_path))
+    metrics = evaluate.evaluate(str(params_path))
     reports = tmp_path / "reports"
-    assert set(summary["drr"]) == {"model", "model_no_rhs", "identity", "affine_warp"}
-    assert set(summary["radiograph_style"]) == {"model", "model_no_rhs", "cyclegan_route", "identity", "affine_warp"}
-    assert summary["pose_regressor_floor_deg"] >= 0
-    real = summary["real_radiograph"]
-    assert set(real) == {"model", "model_no_rhs", "cyclegan_route"}
-    assert set(real["model"]["all"]) == {"angle_error_deg", "n"} and real["model"]["all"]["n"] == 2 * 4
-    assert "angle_error_deg" in summary["drr"]["model"]["all"]
-    assert json.loads((reports / "metrics.json").read_text()) == summary
+    assert json.loads((reports / "metrics.json").read_text()) == metrics
+    domains = metrics["domains"]
+    assert set(domains["drr"]) == {"model", "identity", "affine_warp", "true_target"}  # no ablation here
+    cell = domains["drr"]["model"]["all"]
+    for measure in ("ssim", "rotation_error_deg", "regressor_error_deg"):
+        assert cell[f"{measure}_lo"] <= cell[measure] <= cell[f"{measure}_hi"]
+    assert set(domains["real_radiograph"]["model"]["all"]) >= {"regressor_error_deg", "n"}
+    assert set(metrics["differences"]) == {"model - identity", "model - affine_warp"}
+    record = json.loads((reports / "evaluation_record.json").read_text())
+    assert record["fingerprint"] == metrics["fingerprint"] and set(record["test_shards"]) == {"drr", "radiograph_style"}
     pairs = pd.read_csv(reports / "pairs.csv")
     with_truth = pairs[pairs["domain"] != "real_radiograph"]
-    assert (with_truth["mae"] >= 0).all() and (pairs["angle_error_deg"] >= 0).all()
-    assert pairs.loc[pairs["domain"] == "real_radiograph", "mae"].isna().all()  # no truth, no image metric
-    identity = pairs[(pairs["method"] == "identity") & (pairs["delta_x"] == 0) & (pairs["delta_y"] == 0)
-                     & (pairs["delta_z"] == 0)]
-    assert (identity["mae"] < 1e-6).all()  # a zero rotation is the identity, exactly
-    plot = pd.read_csv(reports / "plots" / "radiograph_style_mae.csv")
-    assert list(plot.columns) == ["bin", "model", "model_no_rhs", "cyclegan_route", "identity", "affine_warp"]
-    assert (reports / "plots" / "drr_angle_error_deg.csv").exists()
-    assert (reports / "figures" / "examples_drr.png").exists()
-    assert "| cyclegan_route |" in (reports / "evaluation.md").read_text()
+    assert (with_truth["rotation_error_deg"] >= 0).all()
+    identity = with_truth[(with_truth["method"] == "identity")]
+    assert (identity["mae"] >= 0).all() and len(identity) == 2 * len(with_truth[with_truth["method"] == "model"]) / 2
+    floor = with_truth[with_truth["method"] == "true_target"]
+    assert floor["mae"].isna().all()
+    assert (floor.loc[floor["domain"] == "drr", "rotation_error_deg"] < 2).all()  # a DRR's truth reads as itself
+    plot = pd.read_csv(reports / "plots" / "drr_rotation_error_deg.csv")
+    assert {"max_rotation_deg", "model", "identity", "affine_warp", "true_target"} <= set(plot.columns)
+    for figure in ("examples_drr.png", "examples_radiograph_style.png", "axes.png", "metrics_drr.png"):
+        assert (reports / "figures" / figure).stat().st_size > 0, figure
+    text = (reports / "evaluation.md").read_text()
+    assert "| model - identity |" in text and "95 % interval" in text
     mlflow.set_tracking_uri(uri)
-    run = mlflow.search_runs(experiment_names=[params["train"]["experiment"]]).iloc[0]
-    assert run["metrics.eval.radiograph_style.cyclegan_route.mae"] >= 0
+    client = mlflow.MlflowClient()
+    experiment = client.get_experiment_by_name(params["train"]["experiment"])
+    run = mlflow.search_runs(experiment_ids=[experiment.experiment_id]).iloc[0]
+    assert run["metrics.eval.drr.model.rotation_error_deg"] >= 0
+    logged = [a.path for a in client.list_artifacts(run["run_id"], f"evaluations/{record['test_fingerprint']}")]
+    assert f"evaluations/{record['test_fingerprint']}/pairs.csv" in logged
 
-    # The gate after it: the first registered model becomes champion; when the protocol
-    # changes, the champion is scored again on the new one before any comparison.
+
+def test_ablations_are_scored_beside_the_model_on_the_same_pairs(evaluated, tmp_path):
+    params_path, _, _ = evaluated
+    metrics = evaluate.evaluate(str(params_path), ablations=True)
+    assert {"model", "model_no_rhs"} <= set(metrics["domains"]["drr"])
+    assert {"model", "model_no_rhs", "cyclegan_route"} <= set(metrics["domains"]["radiograph_style"])
+    assert "model - model_no_rhs" in metrics["differences"]
+    pairs = pd.read_csv(tmp_path / "reports" / "ablations" / "pairs.csv")
+    keys = ["domain", "ct_id", "source", "target"]
+    same = pairs[pairs["method"] == "model"][keys].merge(pairs[pairs["method"] == "model_no_rhs"][keys])
+    assert len(same) == len(pairs[pairs["method"] == "model"])
+
+
+def test_the_gate_scores_a_champion_again_when_it_has_no_scores_on_this_test_set(evaluated, tmp_path):
+    params_path, params, uri = evaluated
     first, run_id = register_tiny_model(tmp_path / "models" / "registered", seed=0, image_size=32)
+    (tmp_path / "models" / "radrotator" / "config.json").write_text(json.dumps(
+        {**json.loads((tmp_path / "models" / "radrotator" / "config.json").read_text()), "mlflow_run_id": run_id}))
     (tmp_path / "models" / "train_metrics.json").write_text(json.dumps({"run_id": run_id, "registered_version": first}))
-    params["promote"]["out"] = str(reports / "promotion.json")
+    params["promote"]["out"] = str(tmp_path / "reports" / "promotion.json")
     params_path.write_text(yaml.safe_dump(params))
+    evaluate.evaluate(str(params_path))
     assert promote.promote(str(params_path))["decision"] == "promoted"
-    params["evaluate"]["steps"] = 3
+    params["evaluate"]["seed"] = 1  # another protocol: the champion's scores are from another test
     params_path.write_text(yaml.safe_dump(params))
     second, run_id = register_tiny_model(tmp_path / "models" / "registered", seed=1, image_size=32)
+    (tmp_path / "models" / "radrotator" / "config.json").write_text(json.dumps(
+        {**json.loads((tmp_path / "models" / "radrotator" / "config.json").read_text()), "mlflow_run_id": run_id}))
     (tmp_path / "models" / "train_metrics.json").write_text(json.dumps({"run_id": run_id, "registered_version": second}))
+    evaluate.evaluate(str(params_path))
     record = promote.promote(str(params_path))
-    assert record["previous_champion"]["metrics_from"] == "re-evaluated"
-    assert set(record["previous_champion"]["metrics"]) >= {"drr.ssim", "radiograph_style.angle_error_deg"}
-    fingerprints = {v.version: v.tags["eval.fingerprint"] for v in mlflow.MlflowClient().search_model_versions()}
-    assert fingerprints[int(first)] == fingerprints[int(second)] == record["evaluation_fingerprint"]
+    assert record["previous_champion"]["scores_from"] == "scored again on this test set"
+    assert record["decision"] in ("rejected", "promoted")
+    assert "radiograph_style" in record["previous_champion"]["paired_differences"]
