@@ -1,39 +1,41 @@
 """The promotion gate's rule: does the challenger replace the champion?
 
-Metrics are the model's evaluation over all bins, keyed `<domain>.<metric>`
-(e.g. `radiograph_style.ssim`). The rule (params.yaml `promote`): the primary
-metric improves by more than `min_improvement`, and no guarded metric is worse
-than the champion's by more than its tolerance. Without a champion, the
-challenger is promoted. Champion and challenger are only compared on the same
-test set and protocol (the evaluation fingerprint).
+Both are scored on the same test pairs (the evaluation's test fingerprint). For
+each metric `<domain>.<measure>` over all bins, the per-pair differences
+challenger − champion get a hierarchical bootstrap interval over patients, then
+pairs (components/evaluation/bootstrap.py). The rule (params.yaml `promote`):
+the primary metric's interval lies wholly on the better side of 0, and no
+guarded metric's interval lies wholly on the worse side. No constant threshold:
+noise is what the interval measures. Without a champion, the challenger is
+promoted.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
-# +1: higher is better; -1: lower is better.
-DIRECTION = {"mae": -1, "psnr": +1, "ssim": +1, "angle_error_deg": -1}
+from components.evaluation.protocol import LOWER_IS_BETTER
 
 
 @dataclass(frozen=True)
 class Rule:
-    primary: str = "radiograph_style.ssim"
-    min_improvement: float = 0.0
-    tolerances: dict[str, float] = field(default_factory=dict)
+    primary: str = "radiograph_style.rotation_error_deg"
+    guards: tuple[str, ...] = field(default_factory=tuple)
 
     @classmethod
     def from_params(cls, cfg: dict) -> "Rule":
-        rule = cls(primary=str(cfg["primary"]), min_improvement=float(cfg.get("min_improvement", 0.0)),
-                   tolerances={str(k): float(v) for k, v in (cfg.get("tolerances") or {}).items()})
-        for key in (rule.primary, *rule.tolerances):
-            metric = key.rpartition(".")[2]
-            if metric not in DIRECTION:
-                raise ValueError(f"promote: {key!r} is not <domain>.<metric> with metric one of {sorted(DIRECTION)}")
+        unknown = set(cfg) - {"out", "primary", "guards"}
+        if unknown:
+            raise ValueError(f"promote: unknown key(s) {sorted(unknown)}; the rule takes `primary` and `guards`")
+        rule = cls(primary=str(cfg["primary"]), guards=tuple(str(g) for g in cfg.get("guards") or ()))
+        for key in (rule.primary, *rule.guards):
+            if key.rpartition(".")[2] not in LOWER_IS_BETTER:
+                raise ValueError(f"promote: {key!r} is not <domain>.<measure> with measure one of "
+                                 f"{sorted(LOWER_IS_BETTER)}")
         return rule
+
+    def to_dict(self) -> dict:
+        return {"primary": self.primary, "guards": list(self.guards)}
 
 
 @dataclass
@@ -46,51 +48,56 @@ class Decision:
         return asdict(self)
 
 
-def model_metrics(summary: dict, method: str = "model") -> dict[str, float]:
-    """{`<domain>.<metric>`: value} of one method over all bins, from reports/metrics.json."""
-    return {f"{domain}.{metric}": float(value)
-            for domain, methods in summary.items() if isinstance(methods, dict) and method in methods
-            for metric, value in methods[method]["all"].items() if metric in DIRECTION}
+def model_metrics(metrics: dict, method: str = "model") -> dict[str, float]:
+    """{`<domain>.<measure>`: mean over all bins} of one method, from reports/metrics.json."""
+    return {f"{domain}.{measure}": float(value)
+            for domain, methods in metrics["domains"].items() if method in methods
+            for measure, value in methods[method]["all"].items() if measure in LOWER_IS_BETTER}
 
 
-def gain(key: str, challenger: float, champion: float) -> float:
-    """How much better the challenger is (positive) or worse (negative), in the metric's unit."""
-    return DIRECTION[key.rpartition(".")[2]] * (challenger - champion)
+def side(key: str, lo: float, hi: float) -> str:
+    """Where the interval of challenger − champion lies: 'better', 'worse' or 'undecided'."""
+    lower_better = LOWER_IS_BETTER[key.rpartition(".")[2]]
+    if hi < 0:
+        return "better" if lower_better else "worse"
+    if lo > 0:
+        return "worse" if lower_better else "better"
+    return "undecided"
 
 
-def decide(challenger: dict[str, float], champion: dict[str, float] | None, rule: Rule) -> Decision:
-    for key in (rule.primary, *rule.tolerances):
-        if key not in challenger:
-            raise KeyError(f"the challenger's evaluation has no {key!r} (it has {sorted(challenger)})")
-    if champion is None:
+def decide(differences: dict[str, dict] | None, rule: Rule) -> Decision:
+    """`differences`: {`<domain>.<measure>`: {"mean", "lo", "hi"}} of challenger − champion on the same
+    pairs; None when there is no champion."""
+    if differences is None:
         return Decision(True, "no champion yet: the first evaluated model becomes champion", [])
     checks = []
-    for key, allowed in {rule.primary: None, **rule.tolerances}.items():
-        if key not in champion:
-            raise KeyError(f"the champion's evaluation has no {key!r}: re-evaluate it")
-        delta = gain(key, challenger[key], champion[key])
-        passed = delta > rule.min_improvement if allowed is None else delta >= -allowed
-        checks.append({"metric": key, "role": "primary" if allowed is None else "guard",
-                       "challenger": challenger[key], "champion": champion[key], "gain": delta,
-                       "needed": rule.min_improvement if allowed is None else -allowed, "passed": passed})
+    for key, role in [(rule.primary, "primary"), *[(g, "guard") for g in rule.guards]]:
+        if key not in differences:
+            raise KeyError(f"no paired difference for {key!r} (have {sorted(differences)})")
+        d = differences[key]
+        where = side(key, d["lo"], d["hi"])
+        passed = where == "better" if role == "primary" else where != "worse"
+        checks.append({"metric": key, "role": role, "difference": d["mean"], "lo": d["lo"], "hi": d["hi"],
+                       "side": where, "passed": passed})
     failed = [c for c in checks if not c["passed"]]
+    primary = checks[0]
     if not failed:
-        return Decision(True, f"{rule.primary} improved by {checks[0]['gain']:.4g} and no guard was breached", checks)
+        return Decision(True, f"{rule.primary} is better (challenger − champion {primary['difference']:+.4g}, "
+                              f"95 % interval [{primary['lo']:+.4g}, {primary['hi']:+.4g}]) and no guard is "
+                              "significantly worse", checks)
     return Decision(False, "; ".join(
-        f"{c['metric']}: gain {c['gain']:.4g} " + ("is not above" if c["role"] == "primary" else "is below")
-        + f" {c['needed']:.4g}" for c in failed), checks)
+        f"{c['metric']}: challenger − champion {c['difference']:+.4g} [{c['lo']:+.4g}, {c['hi']:+.4g}] "
+        + ("is not significantly better" if c["role"] == "primary" else "is significantly worse")
+        for c in failed), checks)
 
 
-def evaluation_fingerprint(params: dict) -> str:
-    """A hash of what the evaluation measured with: the test fold's CTs, their DRRs, the protocol
-    and the pose regressor that reads rotation errors."""
-    h = hashlib.sha256()
-    protocol = {k: v for k, v in params["evaluate"].items() if k not in ("out", "figure_rows")}
-    h.update(json.dumps({"evaluate": protocol, "test_fold": params["folds"]["test"],
-                         "xray_domain": {k: v for k, v in params["xray_domain"].items() if k != "out"}},
-                        sort_keys=True).encode())
-    regressor = Path(params["pose_regressor"]["out"])
-    for path in (Path(params["folds"]["out"]) / "folds.csv", Path(params["drrs"]["out"]) / "index.csv",
-                 *sorted(p for p in regressor.glob("*") if p.is_file())):
-        h.update(path.name.encode() + path.read_bytes())
-    return h.hexdigest()[:16]
+def all_bin_differences(paired: dict) -> dict[str, dict]:
+    """{domain: {bin: {measure, measure_lo, measure_hi}}} → {`<domain>.<measure>`: {mean, lo, hi}} over all bins."""
+    out = {}
+    for domain, by_bin in paired.items():
+        cell = by_bin.get("all", {})
+        for measure in LOWER_IS_BETTER:
+            if measure in cell:
+                out[f"{domain}.{measure}"] = {"mean": cell[measure], "lo": cell[f"{measure}_lo"],
+                                              "hi": cell[f"{measure}_hi"]}
+    return out

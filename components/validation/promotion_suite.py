@@ -9,7 +9,8 @@ from components.validation.gate import validate_table
 
 DECISIONS = ["promoted", "rejected", "kept"]
 # Plausible ranges of the model's evaluation metrics (images in [0, 1], rotations within ±15°).
-RANGES = {"mae": (0.0, 1.0), "psnr": (0.0, 200.0), "ssim": (-1.0, 1.0), "angle_error_deg": (0.0, 90.0)}
+RANGES = {"mae": (0.0, 1.0), "psnr": (0.0, 200.0), "ssim": (-1.0, 1.0), "rotation_error_deg": (0.0, 90.0),
+          "regressor_error_deg": (0.0, 90.0)}
 
 
 def metrics_table(metrics: dict[str, float]) -> pd.DataFrame:
@@ -32,7 +33,7 @@ def validate_metrics(metrics: dict[str, float], where: str) -> None:
 
 
 def validate_record(record: dict, where: str) -> None:
-    """reports/promotion.json: a known decision, a champion, and each check's verdict as its numbers say."""
+    """reports/promotion.json: a known decision, a champion, and each check's verdict as its interval says."""
     e = gx.expectations
     head = pd.DataFrame([{"decision": record["decision"], "champion": record["champion"],
                           "challenger": record["challenger"]["version"]}])
@@ -44,14 +45,13 @@ def validate_record(record: dict, where: str) -> None:
     ], id_column="challenger", where=where)
     if record["checks"]:
         checks = pd.DataFrame(record["checks"])
-        checks["margin"] = checks["gain"] - checks["needed"]
+        checks["inside"] = (checks["lo"] <= checks["difference"]) & (checks["difference"] <= checks["hi"])
         validate_table(checks, "promotion_checks", [
-            e.ExpectColumnValuesToNotBeNull(column="gain"),
-            e.ExpectColumnValuesToBeBetween(column="margin", strict_min=True, min_value=0.0,
-                                            row_condition='passed==True and role=="primary"',
-                                            condition_parser="pandas"),
-            e.ExpectColumnValuesToBeBetween(column="margin", min_value=0.0,
-                                            row_condition='passed==True and role=="guard"',
-                                            condition_parser="pandas"),
+            e.ExpectColumnValuesToNotBeNull(column="difference"),
+            e.ExpectColumnValuesToBeInSet(column="inside", value_set=[True]),
+            e.ExpectColumnValuesToBeInSet(column="side", value_set=["better"],
+                                          row_condition='passed==True and role=="primary"', condition_parser="pandas"),
+            e.ExpectColumnValuesToBeInSet(column="side", value_set=["better", "undecided"],
+                                          row_condition='passed==True and role=="guard"', condition_parser="pandas"),
         ], id_column="metric", where=where)
     validate_metrics(record["challenger"]["metrics"], where)

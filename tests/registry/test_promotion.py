@@ -1,117 +1,163 @@
-"""The promotion gate: its rule, and the `promote` stage against a real MLflow registry."""
+"""The promotion gate: its interval rule, and the `promote` stage against a real MLflow registry."""
 
 import json
+import shutil
 
 import mlflow
+import numpy as np
+import pandas as pd
 import pytest
 import yaml
 
-from components.registry.promotion import Rule, decide, model_metrics
+from components.drr.geometry import Geometry
+from components.drr.render import DRRConfig, render_ct_shard
+from components.evaluation.evaluate import EvaluationInputs, evaluation_test_set
+from components.evaluation.protocol import Protocol, evaluation_record, summarise
+from components.registry.comparison import RecordMismatch
+from components.registry.promotion import Rule, decide
 from flows import promote
 from tests.conftest import PROJECT_ROOT, register_tiny_model
 
-RULE = Rule(primary="radiograph_style.ssim", min_improvement=0.0,
-            tolerances={"drr.mae": 0.005, "radiograph_style.angle_error_deg": 0.5})
-BASE = {"radiograph_style.ssim": 0.60, "drr.mae": 0.050, "radiograph_style.angle_error_deg": 5.0}
+RULE = Rule(primary="radiograph_style.rotation_error_deg", guards=("drr.ssim",))
+
+
+def interval(mean, half=0.1):
+    return {"mean": mean, "lo": mean - half, "hi": mean + half}
 
 
 def test_first_model_is_promoted_without_comparison():
-    decision = decide(BASE, None, RULE)
+    decision = decide(None, RULE)
     assert decision.promote and decision.checks == []
 
 
-@pytest.mark.parametrize("change, promoted, named", [
-    ({"radiograph_style.ssim": 0.65}, True, None),
-    ({"radiograph_style.ssim": 0.60}, False, "radiograph_style.ssim"),        # equal is not better
-    ({"radiograph_style.ssim": 0.55}, False, "radiograph_style.ssim"),
-    ({"radiograph_style.ssim": 0.65, "drr.mae": 0.056}, False, "drr.mae"),    # lower is better: 0.006 worse
-    ({"radiograph_style.ssim": 0.65, "drr.mae": 0.054}, True, None),          # within tolerance
-    ({"radiograph_style.ssim": 0.65, "radiograph_style.angle_error_deg": 5.6}, False, "angle_error_deg"),
+@pytest.mark.parametrize("primary, guard, promoted, named", [
+    (-1.0, 0.0, True, None),                                          # rotation error lower for sure
+    (-0.05, 0.0, False, "radiograph_style.rotation_error_deg"),       # interval straddles 0: noise
+    (+1.0, 0.0, False, "radiograph_style.rotation_error_deg"),        # worse
+    (-1.0, -0.3, False, "drr.ssim"),                                   # a guard significantly worse
+    (-1.0, -0.05, True, None),                                        # a guard within its noise
 ])
-def test_rule_needs_a_better_primary_and_no_breached_guard(change, promoted, named):
-    decision = decide({**BASE, **change}, BASE, RULE)
+def test_rule_needs_a_significantly_better_primary_and_no_significantly_worse_guard(primary, guard, promoted, named):
+    decision = decide({"radiograph_style.rotation_error_deg": interval(primary), "drr.ssim": interval(guard)}, RULE)
     assert decision.promote is promoted
-    assert {c["metric"] for c in decision.checks} == set(BASE)
     if named:
         assert named in decision.reason
 
 
-def test_rule_and_metrics_errors_name_the_key():
+def test_rule_errors_name_the_key():
     with pytest.raises(ValueError, match="drr.sharpness"):
         Rule.from_params({"primary": "drr.sharpness"})
-    with pytest.raises(KeyError, match="radiograph_style.ssim"):
-        decide({"drr.mae": 0.1}, None, RULE)
-    summary = {"drr": {"model": {"all": {"mae": 0.1, "ssim": 0.7, "n": 3}, "0-5": {"mae": 0.0}},
-                       "identity": {"all": {"mae": 0.2}}}, "pose_regressor_floor_deg": 1.2}
-    assert model_metrics(summary) == {"drr.mae": 0.1, "drr.ssim": 0.7}
+    with pytest.raises(ValueError, match="min_improvement"):
+        Rule.from_params({"primary": "drr.ssim", "min_improvement": 0.005})
+    with pytest.raises(KeyError, match="drr.ssim"):
+        decide({"radiograph_style.rotation_error_deg": interval(-1.0)}, RULE)
+
+
+MEASURES = {"mae": 0.05, "psnr": 20.0, "ssim": 0.7, "rotation_error_deg": 4.0, "regressor_error_deg": 4.0}
 
 
 @pytest.fixture
-def gate(tmp_path, monkeypatch):
-    """A params file with every output under tmp_path, a temp MLflow store, and a `submit`
-    that registers a new challenger with the given evaluation and runs the gate."""
+def gate(tmp_path, monkeypatch, tiny_pool):
+    """A params file with every output under tmp_path, a test set of two rendered test CTs, a temp
+    MLflow store, and a `submit` that registers a challenger whose per-pair scores are the base
+    scores shifted by `shift` (plus noise), logged as the evaluate stage logs them, then runs the gate."""
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
     params = yaml.safe_load((PROJECT_ROOT / "params.yaml").read_text())
     for section, out in (("train", "models"), ("evaluate", "reports"), ("folds", "folds"), ("drrs", "drrs"),
-                         ("pose_regressor", "pose")):
+                         ("pose_regressor", "pose"), ("xray_domain", "xray")):
         params[section]["out"] = str(tmp_path / out)
         (tmp_path / out).mkdir()
+    params["ct_pool"]["out"] = str(tiny_pool)
+    params["evaluate"].update({"pairs_per_bin": 6, "bootstrap": 300})
     params["promote"]["out"] = str(tmp_path / "reports" / "promotion.json")
-    (tmp_path / "folds" / "folds.csv").write_text("ct_id,patient_id,fold,role\na,p,7,test\n")
-    (tmp_path / "drrs" / "index.csv").write_text("ct_id,config_hash\na,0\n")
+    manifest = pd.read_csv(tiny_pool / "manifest.csv")
+    folds = manifest[["ct_id", "patient_id"]].assign(fold=[1, 2, 3, 4, 5, 6, 7, 7], role="train")
+    folds.to_csv(tmp_path / "folds" / "folds.csv", index=False)
+    config = DRRConfig(drrs_per_ct=9, volume_spacing_mm=4.0, geometry=Geometry(pixels=16, detector_mm=380))
+    for _, row in manifest.tail(2).iterrows():  # the test CTs: rendered; their radiograph style: a copy
+        shard = render_ct_shard(tiny_pool / row["path"], row["ct_id"], tmp_path / "drrs", config).path
+        shutil.copy(shard, tmp_path / "xray" / shard.name)
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump(params))
+    protocol = Protocol.from_params(params["evaluate"])
+    test = evaluation_test_set(EvaluationInputs.from_params(params), protocol)
+    rng = np.random.default_rng(0)
+    base = pd.DataFrame([{"domain": d, "method": "model", "bin": p.bin, "ct_id": p.ct_id,
+                          "patient_id": p.patient_id, "source": p.source, "target": p.target,
+                          **{m: v * rng.uniform(0.8, 1.2) for m, v in MEASURES.items()}}
+                         for d in ("drr", "radiograph_style") for p in test.pairs])
 
-    def submit(seed: int, **metrics) -> dict:
+    def submit(seed: int, **shift) -> dict:
         version, run_id = register_tiny_model(tmp_path / "models" / "radrotator", seed=seed)
         (tmp_path / "models" / "train_metrics.json").write_text(
             json.dumps({"run_id": run_id, "registered_version": version}))
-        summary = {}  # the shape of reports/metrics.json: {domain: {method: {bin: {metric: value}}}}
-        for key, value in {**BASE, "drr.ssim": 0.7, "radiograph_style.mae": 0.1, **metrics}.items():
-            domain, metric = key.split(".")
-            summary.setdefault(domain, {"model": {"all": {"n": 18}}})["model"]["all"][metric] = value
-        (tmp_path / "reports" / "metrics.json").write_text(json.dumps(summary))
+        rows = base.copy()
+        noise = np.random.default_rng(seed + 100)
+        for key, value in shift.items():
+            domain, measure = key.split("__")
+            at = rows["domain"] == domain
+            rows.loc[at, measure] += value
+        for measure in MEASURES:
+            rows[measure] += noise.normal(0, 0.01 * MEASURES[measure], len(rows))
+        rows.to_csv(tmp_path / "reports" / "pairs.csv", index=False)
+        record = evaluation_record(test, protocol, tmp_path / "pose", run_id)
+        (tmp_path / "reports" / "evaluation_record.json").write_text(json.dumps(record))
+        metrics = {"fingerprint": record["fingerprint"], "domains": summarise(rows, protocol), "differences": {}}
+        (tmp_path / "reports" / "metrics.json").write_text(json.dumps(metrics))
+        with mlflow.start_run(run_id=run_id):
+            mlflow.log_artifacts(str(tmp_path / "reports"), f"evaluations/{record['test_fingerprint']}")
         return promote.promote(str(path))
 
     return submit, tmp_path
 
 
-def test_promote_stage_moves_champion_only_when_the_rule_passes(prefect_server, gate):
+def test_promote_stage_moves_champion_only_on_a_significant_paired_gain(prefect_server, gate):
     submit, tmp_path = gate
     first = submit(0)
     assert first["decision"] == "promoted" and first["champion"] == "1" and first["previous_champion"] is None
     assert json.loads((tmp_path / "reports" / "promotion.json").read_text()) == first
 
-    worse = submit(1, **{"radiograph_style.ssim": 0.55})
-    assert worse["decision"] == "rejected" and worse["champion"] == "1"
-    assert "radiograph_style.ssim" in worse["reason"]
-    assert worse["previous_champion"]["metrics_from"] == "registry tags"
+    same = submit(1)  # the same scores up to noise: no constant lets it win
+    assert same["decision"] == "rejected" and "not significantly better" in same["reason"]
+    assert same["previous_champion"]["scores_from"] == "its evaluation on this test set"
 
-    breaks_guard = submit(2, **{"radiograph_style.ssim": 0.70, "drr.mae": 0.09})
-    assert breaks_guard["decision"] == "rejected" and "drr.mae" in breaks_guard["reason"]
+    breaks_guard = submit(2, radiograph_style__rotation_error_deg=-1.0, drr__ssim=-0.2)
+    assert breaks_guard["decision"] == "rejected" and "drr.ssim" in breaks_guard["reason"]
 
-    better = submit(3, **{"radiograph_style.ssim": 0.70})
+    better = submit(3, radiograph_style__rotation_error_deg=-1.0)
     assert better["decision"] == "promoted" and better["champion"] == "4"
-    assert better["previous_champion"]["version"] == "1"
+    primary = better["checks"][0]
+    assert primary["side"] == "better" and primary["hi"] < 0
 
     again = promote.promote(str(tmp_path / "params.yaml"))
     assert again["decision"] == "kept" and again["champion"] == "4"
 
     client = mlflow.MlflowClient()
     assert str(client.get_model_version_by_alias("radrotator", "champion").version) == "4"
-    rejected = client.get_model_version("radrotator", "2")
+    rejected = client.get_model_version("radrotator", "3")
     assert rejected.tags["promotion.decision"] == "rejected" and rejected.tags["promotion.compared_with"] == "v1"
-    assert float(rejected.tags["eval.radiograph_style.ssim"]) == 0.55  # exactly: tags keep full precision
     assert client.get_run(rejected.run_id).data.tags["promotion.decision"] == "rejected"
+
+
+def test_promote_refuses_a_record_of_other_test_shards(prefect_server, gate):
+    submit, tmp_path = gate
+    submit(0)
+    shard = sorted((tmp_path / "drrs").glob("*.npz"))[0]
+    data = dict(np.load(shard))
+    data["raw_max"] = data["raw_max"] + 1  # the test set changed after the evaluation
+    with open(shard, "wb") as fh:
+        np.savez_compressed(fh, **data)
+    with pytest.raises(RecordMismatch, match=f"the test shards.*drr/{shard.stem}"):
+        promote.promote(str(tmp_path / "params.yaml"))
 
 
 def test_promote_refuses_what_it_cannot_judge(prefect_server, gate):
     submit, tmp_path = gate
-    (tmp_path / "reports" / "metrics.json").write_text("{not json")
     (tmp_path / "models" / "train_metrics.json").write_text(json.dumps({"run_id": "x", "registered_version": None}))
-    with pytest.raises(ValueError, match="metrics.json"):
-        promote.promote(str(tmp_path / "params.yaml"))
-    (tmp_path / "reports" / "metrics.json").write_text("{}")
     with pytest.raises(ValueError, match="not registered"):
+        promote.promote(str(tmp_path / "params.yaml"))
+    (tmp_path / "models" / "train_metrics.json").write_text(json.dumps({"run_id": "x", "registered_version": "1"}))
+    (tmp_path / "reports" / "metrics.json").write_text("{not json")
+    with pytest.raises(ValueError, match="metrics.json"):
         promote.promote(str(tmp_path / "params.yaml"))
     assert not (tmp_path / "reports" / "promotion.json").exists()

@@ -5,10 +5,12 @@ import pytest
 from components.validation.gate import ValidationFailed
 from components.validation.promotion_suite import validate_metrics, validate_record
 
-GOOD = {"drr.mae": 0.06, "drr.psnr": 21.0, "drr.ssim": 0.66, "radiograph_style.angle_error_deg": 5.7}
+GOOD = {"drr.mae": 0.06, "drr.psnr": 21.0, "drr.ssim": 0.66, "radiograph_style.rotation_error_deg": 5.7}
 RECORD = {"decision": "promoted", "champion": "5", "challenger": {"version": "5", "metrics": GOOD}, "checks": [
-    {"metric": "radiograph_style.ssim", "role": "primary", "gain": 0.01, "needed": 0.0, "passed": True},
-    {"metric": "drr.mae", "role": "guard", "gain": -0.001, "needed": -0.005, "passed": True}]}
+    {"metric": "radiograph_style.rotation_error_deg", "role": "primary", "difference": -0.8, "lo": -1.2, "hi": -0.3,
+     "side": "better", "passed": True},
+    {"metric": "drr.ssim", "role": "guard", "difference": -0.01, "lo": -0.03, "hi": 0.01, "side": "undecided",
+     "passed": True}]}
 
 
 def test_sound_metrics_and_record_pass():
@@ -19,7 +21,7 @@ def test_sound_metrics_and_record_pass():
 @pytest.mark.parametrize("bad, named", [
     ({"drr.ssim": 1.7}, "key=drr.ssim"),
     ({"drr.mae": float("nan")}, "key=drr.mae"),
-    ({"radiograph_style.angle_error_deg": -1.0}, "key=radiograph_style.angle_error_deg"),
+    ({"radiograph_style.rotation_error_deg": -1.0}, "key=radiograph_style.rotation_error_deg"),
 ])
 def test_metrics_the_gate_must_not_act_on(bad, named):
     with pytest.raises(ValidationFailed, match=named) as failed:
@@ -30,8 +32,13 @@ def test_metrics_the_gate_must_not_act_on(bad, named):
 @pytest.mark.parametrize("change, named", [
     ({"decision": "maybe"}, "decision=maybe"),
     ({"champion": "4"}, "champion=4"),  # promoted, yet the champion is another version
-    ({"checks": [{"metric": "radiograph_style.ssim", "role": "primary", "gain": 0.0, "needed": 0.0,
-                  "passed": True}]}, "metric=radiograph_style.ssim"),  # equal is not better
+    ({"checks": [{"metric": "radiograph_style.ssim", "role": "primary", "difference": 0.01, "lo": -0.01,
+                  "hi": 0.03, "side": "undecided", "passed": True}]},
+     "metric=radiograph_style.ssim"),  # an interval that straddles 0 is not "better"
+    ({"checks": [{"metric": "drr.ssim", "role": "guard", "difference": -0.05, "lo": -0.08, "hi": -0.02,
+                  "side": "worse", "passed": True}]}, "metric=drr.ssim"),  # a significantly worse guard
+    ({"checks": [{"metric": "drr.ssim", "role": "guard", "difference": 0.5, "lo": -0.08, "hi": -0.02,
+                  "side": "undecided", "passed": True}]}, "metric=drr.ssim"),  # a mean outside its interval
 ])
 def test_records_that_contradict_themselves(change, named):
     with pytest.raises(ValidationFailed, match=named):
