@@ -36,13 +36,13 @@ class EmptyPool(Exception):
 
 @task(name="ingest-series", cache_policy=NO_CACHE, task_run_name="ingest {path.name}")
 def ingest(path: Path, root: Path, out_ct: Path, rules: Eligibility, spacing_mm: float, salt: str,
-           metal_hu: float, metal_min_voxels: int) -> IngestResult:
-    return ingest_series(path, root, out_ct, rules, spacing_mm, salt, metal_hu, metal_min_voxels)
+           metal_hu: float, metal_min_voxels: int, patient_pattern: str | None) -> IngestResult:
+    return ingest_series(path, root, out_ct, rules, spacing_mm, salt, metal_hu, metal_min_voxels, patient_pattern)
 
 
 @flow(name="ct_pool", log_prints=True)
 def ct_pool(src: str, out: str, salt_file: str, spacing_mm: float, eligibility: dict,
-            metal_hu: float = 2500.0, metal_min_voxels: int = 100) -> dict:
+            metal_hu: float = 2500.0, metal_min_voxels: int = 100, patient_pattern: str | None = None) -> dict:
     """Build `out/` (ct/, manifest.csv, rejected.csv) from the series under `src`."""
     src_dir, out_dir = Path(src), Path(out)
     out_ct = out_dir / "ct"
@@ -56,7 +56,7 @@ def ct_pool(src: str, out: str, salt_file: str, spacing_mm: float, eligibility: 
 
     futures = ingest.map(sources, unmapped(src_dir), unmapped(out_ct), unmapped(rules),
                          unmapped(spacing_mm), unmapped(salt), unmapped(metal_hu),
-                         unmapped(metal_min_voxels))
+                         unmapped(metal_min_voxels), unmapped(patient_pattern))
     artifact = create_progress_artifact(0.0, description="CT series ingested")
     results: list[IngestResult] = []
     with Progress(transient=True) as bar:
@@ -74,13 +74,13 @@ def ct_pool(src: str, out: str, salt_file: str, spacing_mm: float, eligibility: 
     rejected = pd.DataFrame([(r.source, r.reason) for r in results if not r.accepted],
                             columns=REJECTED_COLUMNS)
     write_csv_atomic(rejected, out_dir / "rejected.csv")
-    for orphan in set(out_ct.glob("*.nii.gz")) - {out_dir / p for p in manifest["path"]}:
-        orphan.unlink()  # a volume from an earlier run that this pool no longer holds
-    if manifest.empty:
-        raise EmptyPool(f"no eligible CT series under {src_dir}: every one of {len(sources)} "
-                        f"was rejected; see {out_dir / 'rejected.csv'}")
+    if manifest.empty:  # before anything of the existing pool is touched
+        raise EmptyPool(f"{src_dir}: no eligible CT series: every one of {len(sources)} was rejected "
+                        f"(reasons in {out_dir / 'rejected.csv'}); the pool was left as it was")
     validate_manifest(manifest, rules, spacing_mm, where=str(out_dir / "manifest.csv"))
     write_csv_atomic(manifest, out_dir / "manifest.csv")
+    for orphan in set(out_ct.glob("*.nii.gz")) - {out_dir / p for p in manifest["path"]}:
+        orphan.unlink()  # a volume from an earlier run that the new manifest no longer holds
     summary = {"accepted": len(manifest), "rejected": len(rejected),
                "patients": int(manifest["patient_id"].nunique())}
     print(f"pool: {summary['accepted']} volumes from {summary['patients']} patients; "
@@ -89,13 +89,14 @@ def ct_pool(src: str, out: str, salt_file: str, spacing_mm: float, eligibility: 
 
 
 def run(params_path: str = "params.yaml", src: str | None = None, out: str | None = None,
-        salt_file: str | None = None) -> dict:
+        salt_file: str | None = None, patient_pattern: str | None = None) -> dict:
     """Run the stage with its parameters from params.yaml (arguments override paths)."""
     cfg = load_params(params_path)["ct_pool"]
     runner = ct_pool.with_options(task_runner=ThreadPoolTaskRunner(max_workers=int(cfg["workers"])))
     return runner(src=src or cfg["src"], out=out or cfg["out"], salt_file=salt_file or cfg["salt_file"],
                   spacing_mm=float(cfg["spacing_mm"]), eligibility=cfg["eligibility"],
-                  metal_hu=float(cfg["metal_hu"]), metal_min_voxels=int(cfg["metal_min_voxels"]))
+                  metal_hu=float(cfg["metal_hu"]), metal_min_voxels=int(cfg["metal_min_voxels"]),
+                  patient_pattern=patient_pattern or cfg.get("patient_id_pattern"))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,7 +17,7 @@ from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
 # The only header fields ingest reads; names, birth dates and UIDs are not among them
 # except PatientID, which is replaced by a salted hash before anything is written.
 HEADER_FIELDS = ("PatientID", "AcquisitionDate", "SeriesDate", "StudyDate", "InstitutionName",
-                 "SliceThickness", "ImageOrientationPatient", "Modality")
+                 "SliceThickness", "ImageOrientationPatient", "Modality", "RescaleType")
 
 
 def write_series(hu_zyx: np.ndarray, spacing_xyz, origin_xyz, out_dir: str | Path, meta: dict,

@@ -24,13 +24,20 @@ class Eligibility:
     min_z_extent_mm: float = 180.0
     min_lr_extent_mm: float = 250.0
     max_obliquity_deg: float = 10.0
-    air_hu_min: float = -1100.0  # the 1st percentile must fall in [air_hu_min, air_hu_max]:
-    air_hu_max: float = -900.0  # a CT in HU has air around the patient at about -1000
+    air_hu_min: float = -1100.0  # where there is air, the 1st percentile must fall in [air_hu_min, air_hu_max]:
+    air_hu_max: float = -900.0  # air is about -1000 HU
+    padding_hu: float = -1500.0  # values at or below: padding outside the reconstruction circle (-2048, -3024)
+    body_median_hu: tuple[float, float] = (-150.0, 150.0)  # the body's median: fat and soft tissue, 0-60 HU
+    bone_hu: float = 300.0  # a pelvis CT in HU has bone above this ...
+    min_bone_fraction: float = 0.001  # ... in at least this fraction of the body
 
     @classmethod
     def from_params(cls, params: dict) -> "Eligibility":
         names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in params.items() if k in names})
+        unknown = set(params) - names
+        if unknown:
+            raise ValueError(f"ct_pool.eligibility: unknown key(s) {sorted(unknown)}")
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in params.items()})
 
 
 def slice_axis_obliquity_deg(image: sitk.Image) -> float:
@@ -76,15 +83,46 @@ def slice_thickness_mm(image: sitk.Image, meta: SeriesMeta) -> float:
     return float(meta.slice_thickness_mm) if meta.slice_thickness_mm else float(image.GetSpacing()[2])
 
 
-def intensity_reasons(hu: np.ndarray, rules: Eligibility) -> list[str]:
-    """Reasons the voxel values are not a CT in Hounsfield units (empty when they are)."""
+def intensity_reasons(hu: np.ndarray, rules: Eligibility, rescale_type: str | None = None) -> list[str]:
+    """Reasons the voxel values are not a CT in Hounsfield units (empty when they are), all of them.
+
+    Judged as a CT in HU looks, robust to padding and to a body that fills the field of view:
+    padding (at or below `padding_hu`) is left out; the body (above -500 HU) has its median among
+    fat and soft tissue and holds some bone; where there is air (1 % of voxels below -300 HU), the
+    lowest percentile is near -1000.
+    """
+    reasons = []
+    if rescale_type not in (None, "HU", "US"):  # US: unspecified, which scanners write for HU too
+        reasons.append(f"RescaleType is {rescale_type!r}, not HU")
+    values = np.asarray(hu[::2, ::2, ::2], np.float32)
     n_nan = int(np.isnan(hu).sum()) if np.issubdtype(hu.dtype, np.floating) else 0
     if n_nan:
-        return [f"{n_nan} NaN voxels"]
-    lowest, p01 = float(hu.min()), float(np.percentile(hu[::4, ::4, ::4], 1))
+        return reasons + [f"{n_nan} NaN voxels"]
+    lowest = float(values.min())
     if lowest >= 0:
-        return [f"values are not Hounsfield units: lowest value {lowest:g} (raw unsigned 0..4095 "
-                "scanner values? RescaleIntercept missing)"]
-    if not rules.air_hu_min <= p01 <= rules.air_hu_max:
-        return [f"values are not Hounsfield units: the 1st percentile is {p01:.0f}, air should be near -1000"]
-    return []
+        return reasons + [f"values are not Hounsfield units: lowest value {lowest:g} (raw unsigned 0..4095 "
+                          "scanner values? RescaleIntercept missing)"]
+    scanned = values[values > rules.padding_hu]
+    body = scanned[scanned > -500]
+    if body.size < 0.01 * max(scanned.size, 1):
+        return reasons + ["values are not Hounsfield units: almost nothing above -500 HU (no body in the volume)"]
+    median = float(np.median(body))
+    lo, hi = rules.body_median_hu
+    if not lo <= median <= hi:
+        reasons.append(f"values are not Hounsfield units: the body's median is {median:.0f} HU, fat and soft "
+                       f"tissue should put it in [{lo:g}, {hi:g}]")
+    bone = float((body > rules.bone_hu).mean())
+    if bone < rules.min_bone_fraction:
+        reasons.append(f"no bone: {100 * bone:.2f} % of the body above {rules.bone_hu:g} HU (a pelvis CT in HU "
+                       f"shows bone; need {100 * rules.min_bone_fraction:g} %)")
+    if (scanned < -300).mean() >= 0.01:  # enough air (or gas) to judge where air lies
+        p01 = float(np.percentile(scanned, 1))
+        if not rules.air_hu_min <= p01 <= rules.air_hu_max:
+            reasons.append(f"values are not Hounsfield units: the 1st percentile is {p01:.0f} (padding left out), "
+                           "air should be near -1000")
+    return reasons
+
+
+def body_median_hu(hu: np.ndarray, rules: Eligibility) -> float:
+    values = np.asarray(hu[::4, ::4, ::4], np.float32)
+    return float(np.median(values[(values > rules.padding_hu) & (values > -500)]))

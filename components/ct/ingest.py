@@ -14,7 +14,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from components.atomic_write import atomic_path
-from components.ct.eligibility import (Eligibility, geometry_reasons, intensity_reasons,
+from components.ct.eligibility import (Eligibility, body_median_hu, geometry_reasons, intensity_reasons,
                                        physical_extent_mm, slice_thickness_mm)
 from components.ct.pseudonym import pseudonym
 from components.ct.resample import resample_isotropic
@@ -24,7 +24,7 @@ MANIFEST_COLUMNS = [
     "ct_id", "patient_id", "acquisition_date", "site", "source_format", "n_slices",
     "slice_thickness_mm", "orig_spacing_x_mm", "orig_spacing_y_mm", "orig_spacing_z_mm",
     "z_extent_mm", "spacing_x_mm", "spacing_y_mm", "spacing_z_mm", "shape_x", "shape_y", "shape_z",
-    "hu_p01", "hu_max", "has_metal", "path",
+    "hu_p01", "hu_body_median", "hu_max", "has_metal", "path",
 ]
 REJECTED_COLUMNS = ["source", "reason"]
 
@@ -42,22 +42,23 @@ class IngestResult:
 
 def ingest_series(path: str | Path, root: str | Path, out_dir: str | Path, rules: Eligibility,
                   spacing_mm: float, salt: str, metal_hu: float = 2500.0,
-                  metal_min_voxels: int = 100) -> IngestResult:
-    """Read, check, resample and write one series; never raises for bad input."""
+                  metal_min_voxels: int = 100, patient_pattern: str | None = None) -> IngestResult:
+    """Read, check, resample and write one series; never raises for bad input. Every failing rule
+    is reported, together: none masks another."""
     path, root = Path(path), Path(root)
     source = str(path.relative_to(root)) if path != root else "."
     try:
-        series = read_series(path, root)
+        series = read_series(path, root, patient_pattern)
         image = series.image
         if image.GetDimension() != 3 or image.GetNumberOfComponentsPerPixel() != 1:
             shape = image.GetSize() + ((image.GetNumberOfComponentsPerPixel(),)
                                        if image.GetNumberOfComponentsPerPixel() > 1 else ())
             kind = "2D image" if image.GetDimension() == 2 else f"{image.GetDimension()}D volume"
-            raise SeriesError(f"{kind} of size {tuple(shape)}; a CT series must be one 3D volume")
-        reasons = geometry_reasons(image, series.meta, rules)
+            raise SeriesError("; ".join([f"{kind} of size {tuple(shape)}; a CT series must be one 3D volume",
+                                         *series.meta.problems]))
         hu = sitk.GetArrayViewFromImage(image)
-        if not reasons:  # values are only worth reading for an eligible geometry
-            reasons = intensity_reasons(hu, rules)
+        reasons = [*series.meta.problems, *geometry_reasons(image, series.meta, rules),
+                   *intensity_reasons(hu, rules, series.meta.rescale_type)]
         if reasons:
             return IngestResult(source, reason="; ".join(reasons))
         resampled = resample_int16(image, spacing_mm)
@@ -74,7 +75,8 @@ def ingest_series(path: str | Path, root: str | Path, out_dir: str | Path, rules
     values = sitk.GetArrayViewFromImage(resampled)
     spacing = image.GetSpacing()
     row = dict(
-        ct_id=ct_id, patient_id=patient_id, acquisition_date=meta.acquisition_date.isoformat(),
+        ct_id=ct_id, patient_id=patient_id,
+        acquisition_date=meta.acquisition_date.isoformat() if meta.acquisition_date else None,
         site=meta.site, source_format=meta.source_format, n_slices=image.GetSize()[2],
         slice_thickness_mm=round(slice_thickness_mm(image, meta), 4),
         orig_spacing_x_mm=round(spacing[0], 4), orig_spacing_y_mm=round(spacing[1], 4),
@@ -82,11 +84,27 @@ def ingest_series(path: str | Path, root: str | Path, out_dir: str | Path, rules
         spacing_x_mm=resampled.GetSpacing()[0], spacing_y_mm=resampled.GetSpacing()[1],
         spacing_z_mm=resampled.GetSpacing()[2], shape_x=resampled.GetSize()[0],
         shape_y=resampled.GetSize()[1], shape_z=resampled.GetSize()[2],
-        hu_p01=float(np.percentile(values[::4, ::4, ::4], 1)), hu_max=float(values.max()),
+        hu_p01=float(np.percentile(values[::4, ::4, ::4], 1)), hu_body_median=body_median_hu(values, rules),
+        hu_max=float(values.max()),
         has_metal=bool((values >= metal_hu).sum() >= metal_min_voxels),
         path=f"ct/{out.name}",
     )
     return IngestResult(source, row=row)
+
+
+def read_ct_volume(path: str | Path, spacing_mm: float, rules: Eligibility = Eligibility()) -> tuple[sitk.Image, list[str]]:
+    """Any CT (NIfTI file or DICOM folder, any spacing and orientation) in the pool's convention:
+    int16 HU on an isotropic `spacing_mm` grid, identity direction; with the eligibility rules it
+    breaks (to warn about, not to refuse: one DRR of any CT is a fair request). Raises SeriesError
+    when the file is not one readable 3D volume."""
+    path = Path(path)
+    series = read_series(path, path.parent)
+    image = series.image
+    if image.GetDimension() != 3 or image.GetNumberOfComponentsPerPixel() != 1:
+        raise SeriesError(f"{image.GetDimension()}D image; a CT must be one 3D volume")
+    notes = [*geometry_reasons(image, series.meta, rules),
+             *intensity_reasons(sitk.GetArrayViewFromImage(image), rules, series.meta.rescale_type)]
+    return resample_int16(image, spacing_mm), notes
 
 
 def resample_int16(image: sitk.Image, spacing_mm: float) -> sitk.Image:

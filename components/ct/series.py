@@ -1,17 +1,22 @@
 """Finding and reading CT series: NIfTI files (with a JSON sidecar) and DICOM folders.
 
 A source is one NIfTI file (`*.nii`, `*.nii.gz`) or one folder of DICOM files.
-NIfTI carries no patient metadata, so it comes with a sidecar `<stem>.json` in
-dcm2niix/BIDS style: `PatientID`, `AcquisitionDate` (or `AcquisitionDateTime`),
-optional `InstitutionName` and `SliceThickness`.
+NIfTI carries no patient metadata. A sidecar `<stem>.json` in dcm2niix/BIDS
+style may give it: `PatientID`, `AcquisitionDate` (or `AcquisitionDateTime`),
+`InstitutionName`, `SliceThickness`. Public CT sets ship plain NIfTI, so without
+a sidecar (or without a PatientID in it) the patient is read from the file: the
+`patient` group of a pattern the user gives (`ct_pool.patient_id_pattern`, e.g.
+`(?P<patient>[^_]+)_` for `case012_pre.nii.gz`), else the file's name — one
+patient per file. The acquisition date is optional everywhere.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import nibabel as nib
@@ -33,10 +38,13 @@ class SeriesError(Exception):
 @dataclass
 class SeriesMeta:
     patient_id: str
-    acquisition_date: dt.date
+    acquisition_date: dt.date | None
     site: str
     slice_thickness_mm: float | None
     source_format: str  # "nifti" | "dicom"
+    rescale_type: str | None = None  # DICOM RescaleType (HU, US, ...)
+    patient_from: str = "header"  # header | sidecar | pattern | file name
+    problems: list[str] = field(default_factory=list)  # reasons to reject found while reading (a broken sidecar)
 
 
 @dataclass
@@ -89,18 +97,29 @@ def parse_date(value: str | None) -> dt.date | None:
     return None
 
 
-def read_series(path: str | Path, root: str | Path) -> CTSeries:
+def patient_from_name(name: str, pattern: str | None) -> tuple[str, str]:
+    """(patient id, how it was found) from a file or folder name and an optional regex with a
+    `patient` group; raises SeriesError when the pattern does not match."""
+    if pattern:
+        match = re.search(pattern, name)
+        if not match or not match.groupdict().get("patient"):
+            raise SeriesError(f"patient_id_pattern {pattern!r} finds no `patient` group in {name!r}")
+        return match.group("patient"), "pattern"
+    return name, "file name"
+
+
+def read_series(path: str | Path, root: str | Path, patient_pattern: str | None = None) -> CTSeries:
     """Read one source; raises SeriesError with a reason a person understands."""
     path, root = Path(path), Path(root)
     source = str(path.relative_to(root)) if path != root else "."
     if path.is_dir():
-        image, meta = _read_dicom_folder(path)
+        image, meta = _read_dicom_folder(path, patient_pattern)
     else:
-        image, meta = _read_nifti(path)
+        image, meta = _read_nifti(path, patient_pattern)
     return CTSeries(source=source, image=image, meta=meta)
 
 
-def _read_nifti(path: Path) -> tuple[sitk.Image, SeriesMeta]:
+def _read_nifti(path: Path, patient_pattern: str | None = None) -> tuple[sitk.Image, SeriesMeta]:
     # nibabel, not ITK, reads the voxels: ITK silently zero-fills a truncated .nii.gz
     # and drops NaNs, both of which must be caught here.
     try:
@@ -110,20 +129,25 @@ def _read_nifti(path: Path) -> tuple[sitk.Image, SeriesMeta]:
         raise SeriesError(f"unreadable NIfTI (corrupt or truncated file): {_first_line(err)}") from None
     image = nifti_to_sitk(voxels, nifti.affine)
     sidecar = path.with_name(nifti_stem(path) + ".json")
-    if not sidecar.exists():
-        raise SeriesError(f"no metadata sidecar {sidecar.name} (needs PatientID and AcquisitionDate)")
-    try:
-        fields = json.loads(sidecar.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise SeriesError(f"sidecar {sidecar.name} is not valid JSON: {err}") from None
-    date = parse_date(fields.get("AcquisitionDate") or fields.get("AcquisitionDateTime"))
-    if not fields.get("PatientID") or date is None:
-        raise SeriesError(f"sidecar {sidecar.name} lacks PatientID or a parseable AcquisitionDate")
+    fields, problems = {}, []
+    if sidecar.exists():
+        try:
+            fields = json.loads(sidecar.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            problems.append(f"sidecar {sidecar.name} is not valid JSON: {err}")
+        if not isinstance(fields, dict):
+            fields = {}
+            problems.append(f"sidecar {sidecar.name} is not a JSON object")
+    if fields.get("PatientID"):
+        patient, patient_from = str(fields["PatientID"]), "sidecar"
+    else:
+        patient, patient_from = patient_from_name(nifti_stem(path), patient_pattern)
     thickness = fields.get("SliceThickness")
-    meta = SeriesMeta(patient_id=str(fields["PatientID"]), acquisition_date=date,
+    meta = SeriesMeta(patient_id=patient,
+                      acquisition_date=parse_date(fields.get("AcquisitionDate") or fields.get("AcquisitionDateTime")),
                       site=str(fields.get("InstitutionName") or "unknown"),
                       slice_thickness_mm=float(thickness) if thickness is not None else None,
-                      source_format="nifti")
+                      source_format="nifti", patient_from=patient_from, problems=problems)
     return image, meta
 
 
@@ -143,7 +167,7 @@ def nifti_to_sitk(voxels: np.ndarray, affine: np.ndarray) -> sitk.Image:
     return image
 
 
-def _read_dicom_folder(folder: Path) -> tuple[sitk.Image, SeriesMeta]:
+def _read_dicom_folder(folder: Path, patient_pattern: str | None = None) -> tuple[sitk.Image, SeriesMeta]:
     files = [p for p in sorted(folder.iterdir()) if p.is_file() and not p.name.startswith(".")]
     if not files:
         raise SeriesError("empty folder: no DICOM or NIfTI files")
@@ -177,11 +201,11 @@ def _read_dicom_folder(folder: Path) -> tuple[sitk.Image, SeriesMeta]:
     if header.get("Modality") not in (None, "CT"):
         raise SeriesError(f"modality is {header['Modality']}, not CT")
     date = parse_date(header["AcquisitionDate"] or header["SeriesDate"] or header["StudyDate"])
-    if not header["PatientID"] or date is None:
-        raise SeriesError("DICOM header lacks PatientID or an acquisition/series/study date")
-    meta = SeriesMeta(patient_id=header["PatientID"], acquisition_date=date,
-                      site=header["InstitutionName"] or "unknown",
-                      slice_thickness_mm=header["SliceThickness"], source_format="dicom")
+    patient, patient_from = ((header["PatientID"], "header") if header["PatientID"]
+                             else patient_from_name(folder.name, patient_pattern))
+    meta = SeriesMeta(patient_id=patient, acquisition_date=date, site=header["InstitutionName"] or "unknown",
+                      slice_thickness_mm=header["SliceThickness"], source_format="dicom",
+                      rescale_type=header["RescaleType"], patient_from=patient_from)
     return image, meta
 
 

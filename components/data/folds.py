@@ -24,13 +24,18 @@ STRATA_LADDER = (("year", "slices", "thickness"), ("year", "thickness"), ("year"
 
 
 def strata(manifest: pd.DataFrame, features=STRATA_LADDER[0]) -> pd.Series:
-    """One label per CT: the tertiles of the chosen features, joined."""
-    values = {"year": pd.to_datetime(manifest["acquisition_date"]).dt.year,
+    """One label per CT: the tertiles of the chosen features, joined. A missing value (a CT without an
+    acquisition date) is a stratum of its own, `u`."""
+    values = {"year": pd.to_datetime(manifest["acquisition_date"], errors="coerce").dt.year,
               "slices": manifest["n_slices"], "thickness": manifest["slice_thickness_mm"]}
     label = pd.Series("all", index=manifest.index)
     for name in features:
-        ranks = values[name].rank(method="first")  # ties broken, so qcut always finds the bins
-        label = label + "-" + pd.qcut(ranks, q=min(3, len(ranks)), labels=False).astype(str)
+        known = values[name].notna()
+        part = pd.Series("u", index=manifest.index)
+        if known.any():
+            ranks = values[name][known].rank(method="first")  # ties broken, so qcut always finds the bins
+            part[known] = pd.qcut(ranks, q=min(3, len(ranks)), labels=False).astype(int).astype(str)
+        label = label + "-" + part
     return label
 
 

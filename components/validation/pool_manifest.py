@@ -30,8 +30,8 @@ def manifest_expectations(rules: Eligibility, spacing_mm: float) -> list:
         e.ExpectColumnValuesToBeBetween(column="slice_thickness_mm", min_value=0,
                                         max_value=rules.max_slice_thickness_mm),
         e.ExpectColumnValuesToBeBetween(column="z_extent_mm", min_value=rules.min_z_extent_mm),
-        e.ExpectColumnValuesToBeBetween(column="hu_p01", min_value=rules.air_hu_min,
-                                        max_value=rules.air_hu_max),
+        e.ExpectColumnValuesToBeBetween(column="hu_body_median", min_value=rules.body_median_hu[0],
+                                        max_value=rules.body_median_hu[1]),
         *spacing,
     ]
 

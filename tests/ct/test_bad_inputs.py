@@ -37,15 +37,24 @@ def test_2d_image(tmp_path, rules):
     assert "2D image" in run(tmp_path, rules, path)
 
 
-def test_4d_volume(tmp_path, rules):
+def test_4d_volume_without_sidecar_is_reported_as_4d(tmp_path, rules):
     import nibabel as nib
 
     path = tmp_path / "src" / "fmri.nii.gz"
     path.parent.mkdir(parents=True)
-    nib.save(nib.Nifti1Image(np.zeros((8, 8, 60, 3), np.int16), np.eye(4)), path)
-    write_nifti(tmp_path / "side.nii", tiny_ct((2, 2, 2)))  # just for its sidecar
-    path.with_name("fmri.json").write_text((tmp_path / "side.json").read_text())
-    assert "4D volume" in run(tmp_path, rules, path)
+    nib.save(nib.Nifti1Image(np.zeros((8, 8, 60, 3), np.int16), np.eye(4)), path)  # no sidecar
+    reason = run(tmp_path, rules, path)
+    assert "4D volume" in reason and "sidecar" not in reason
+
+
+def test_every_failing_rule_is_reported_together(tmp_path, rules):
+    hu = tiny_ct((40, 32, 32)) + 500  # 40 slices, 60 mm head-foot, values shifted off HU
+    path = write_nifti(tmp_path / "src" / "bad.nii.gz", hu, spacing=(10.0, 10.0, 1.5))
+    path.with_name("bad.json").write_text("{broken")
+    reason = run(tmp_path, rules, path)
+    for part in ("not valid JSON", "40 slices", "covers 60 mm head-foot", "1st percentile is -500",
+                 "body's median is 540"):
+        assert part in reason, part
 
 
 def test_nan_voxels(tmp_path, rules):
@@ -104,12 +113,48 @@ def test_dicom_series_with_a_missing_slice(tmp_path, rules):
     assert "missing or unevenly spaced slices: 3.00 mm gap after slice_0041.dcm" in reason
 
 
-def test_nifti_without_sidecar(tmp_path, rules):
-    path = write_nifti(tmp_path / "src" / "anon.nii.gz", tiny_ct(), meta=False)
-    assert "no metadata sidecar anon.json" in run(tmp_path, rules, path)
+def accept(tmp_path, rules, path, pattern=None):
+    result = ingest_series(path, tmp_path / "src", tmp_path / "pool" / "ct", rules, 4.0, SALT,
+                           patient_pattern=pattern)
+    assert result.accepted, result.reason
+    return result.row
+
+
+def test_plain_nifti_without_sidecar_is_accepted_one_patient_per_file(tmp_path, rules):
+    a = accept(tmp_path, rules, write_nifti(tmp_path / "src" / "case01_pre.nii.gz", tiny_ct(), meta=False))
+    b = accept(tmp_path, rules, write_nifti(tmp_path / "src" / "case01_post.nii.gz", tiny_ct(), meta=False))
+    assert a["acquisition_date"] is None and a["patient_id"] != b["patient_id"]
+
+
+def test_a_pattern_names_the_patient_in_the_file_name(tmp_path, rules):
+    pattern = r"(?P<patient>case\d+)_"
+    a = accept(tmp_path, rules, write_nifti(tmp_path / "src" / "case01_pre.nii.gz", tiny_ct(), meta=False), pattern)
+    b = accept(tmp_path, rules, write_nifti(tmp_path / "src" / "case01_post.nii.gz", tiny_ct(), meta=False), pattern)
+    assert a["patient_id"] == b["patient_id"] and a["ct_id"] != b["ct_id"]
+    other = write_nifti(tmp_path / "src" / "scan.nii.gz", tiny_ct(), meta=False)
+    result = ingest_series(other, tmp_path / "src", tmp_path / "other", rules, 4.0, SALT, patient_pattern=pattern)
+    assert not result.accepted and "finds no `patient` group in 'scan'" in result.reason
 
 
 @pytest.mark.parametrize("meta", [{"AcquisitionDate": "sometime"}, {"PatientID": ""}])
-def test_sidecar_missing_fields(tmp_path, rules, meta):
-    path = write_nifti(tmp_path / "src" / "m.nii.gz", tiny_ct(), meta=meta)
-    assert "lacks PatientID or a parseable AcquisitionDate" in run(tmp_path, rules, path)
+def test_sidecar_without_id_or_date_falls_back_to_the_file(tmp_path, rules, meta):
+    row = accept(tmp_path, rules, write_nifti(tmp_path / "src" / "m.nii.gz", tiny_ct(), meta=meta))
+    assert row["patient_id"].startswith("P")
+
+
+def test_clinical_ct_padded_outside_the_reconstruction_circle_is_hu(tmp_path, rules):
+    hu = tiny_ct()
+    z, y, x = np.indices(hu.shape)
+    hu[((x - 15.5) ** 2 + (y - 15.5) ** 2) > 14.5 ** 2] = -2048  # the corners: padding, as scanners write it
+    accept(tmp_path, rules, write_nifti(tmp_path / "src" / "padded.nii.gz", hu))
+
+
+def test_body_filling_the_field_of_view_is_hu(tmp_path, rules):
+    hu = tiny_ct()
+    hu[hu == -1000] = -90  # no air at all: fat to the edges
+    accept(tmp_path, rules, write_nifti(tmp_path / "src" / "big.nii.gz", hu))
+
+
+def test_values_without_bone_are_not_a_pelvis_ct_in_hu(tmp_path, rules):
+    hu = tiny_ct(bone_hu=40.0)
+    assert "no bone" in run(tmp_path, rules, write_nifti(tmp_path / "src" / "soft.nii.gz", hu))
