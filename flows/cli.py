@@ -3,7 +3,7 @@
     radrotator synth-ct OUT [--n N] [--seed S] [--if-empty]   synthetic pelvis CT series
     radrotator ingest SRC OUT [--salt-file F]                 build a CT pool (the ct_pool flow)
     radrotator new-salt FILE                                  a fresh pseudonymisation salt
-    radrotator drr CT --angles X Y Z --out PNG [--pixels N]   one DRR of a pool volume
+    radrotator drr CT --angles X Y Z --out PNG [--pixels N]   one DRR of any CT (NIfTI or DICOM folder)
     radrotator rotate IMAGE --angles X Y Z [X Y Z ...] --out OUT    mode A: rotated view(s)
     radrotator video IMAGE --axis x|y|z --out OUT.mp4|.gif          mode B: a rotation sweep
     radrotator sweep --trials N                               Optuna over training knobs (flows/sweep.py)
@@ -50,11 +50,8 @@ def ingest(args) -> int:
     from flows import ct_pool
 
     salt_file = args.salt_file or str(Path(args.src) / "id_salt.txt")
-    try:
-        summary = ct_pool.run(args.params, src=args.src, out=args.out, salt_file=salt_file)
-    except Exception as err:
-        print(f"ingest failed: {err}", file=sys.stderr)
-        return 1
+    summary = ct_pool.run(args.params, src=args.src, out=args.out, salt_file=salt_file,
+                          patient_pattern=args.patient_pattern)
     print(f"{summary['accepted']} volumes from {summary['patients']} patients in {Path(args.out) / 'ct'}; "
           f"{summary['rejected']} series rejected, reasons in {Path(args.out) / 'rejected.csv'}")
     return 0
@@ -77,27 +74,49 @@ def drr(args) -> int:
     import torch
     from PIL import Image
 
+    from components.ct.ingest import read_ct_volume
+    from components.ct.series import SeriesError
     from components.drr.contact_sheet import to_png_array
-    from components.drr.render import DRRConfig, load_volume
-    from components.drr.projector import TorchProjector, rescale_unit
+    from components.drr.display import window
+    from components.drr.projector import TorchProjector
+    from components.drr.render import DRRConfig, volume_from_image
 
-    config = DRRConfig.from_params(load_params(args.params)["drrs"])
+    params = load_params(args.params)
+    config = DRRConfig.from_params(params["drrs"])
     if args.pixels:
         config = dataclasses.replace(config, geometry=dataclasses.replace(config.geometry, pixels=args.pixels))
     if max(abs(a) for a in args.angles) > 15:
         print(f"note: {args.angles} lies outside the ±15° the model is trained on", file=sys.stderr)
-    try:
-        volume = load_volume(args.ct, config)
-    except (RuntimeError, ValueError, OSError) as err:
+    try:  # any CT: resampled to the pool's convention on the fly, as ingest does
+        image, notes = read_ct_volume(args.ct, float(params["ct_pool"]["spacing_mm"]))
+    except (SeriesError, FileNotFoundError) as err:
         print(f"{args.ct}: {err}", file=sys.stderr)
         return 1
+    for note in notes:
+        print(f"note: {args.ct}: {note} (the pool would reject it; rendered anyway)", file=sys.stderr)
+    projector = TorchProjector(volume_from_image(image, config), config.geometry, config.physics)
     with torch.inference_mode():
-        image, _, _ = rescale_unit(TorchProjector(volume, config.geometry, config.physics).render([args.angles]))
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(to_png_array(image[0].numpy())).save(args.out)
+        drr, _, _ = window(projector.render([args.angles], generator=torch.Generator().manual_seed(args.seed)),
+                           config.display, config.geometry.pixel_mm)
+    write_labelled_png(args.out, to_png_array(drr[0].numpy()), {
+        "Description": f"DRR of {Path(args.ct).name} at x={args.angles[0]:g} y={args.angles[1]:g} "
+                       f"z={args.angles[2]:g} degrees", "Software": "radrotator drr"})
     print(f"wrote {args.out} ({config.geometry.pixels}² DRR at x={args.angles[0]:g}° y={args.angles[1]:g}° "
           f"z={args.angles[2]:g}°)")
     return 0
+
+
+def write_labelled_png(path: str | Path, pixels, text: dict[str, str]) -> None:
+    """A PNG with text chunks saying what made it, written to a temporary name and renamed."""
+    from PIL import Image, PngImagePlugin
+
+    from components.atomic_write import atomic_path
+
+    info = PngImagePlugin.PngInfo()
+    for key, value in text.items():
+        info.add_text(key, value)
+    with atomic_path(Path(path)) as tmp:
+        Image.fromarray(pixels).save(tmp, format="PNG", pnginfo=info)
 
 
 def _rotator(args):
@@ -165,19 +184,15 @@ def sweep(args) -> int:
     if args.trials < 1:
         print("sweep failed: --trials must be at least 1", file=sys.stderr)
         return 1
-    try:
-        sweep_flow.sweep(args.params, args.trials)
-    except Exception as err:
-        print(f"sweep failed: {err}", file=sys.stderr)
-        return 1
+    sweep_flow.sweep(args.params, args.trials)
     return 0
 
 
 def _model_options(p) -> None:
     p.add_argument("--model", default="models:/radrotator@champion",
                    help="registry URI or a folder with ema.safetensors + config.json")
-    p.add_argument("--steps", type=int, default=200, help="DDIM steps (report: 200)")
-    p.add_argument("--guidance", type=float, default=4.0, help="classifier-free guidance scale (report: 4)")
+    p.add_argument("--steps", type=int, help="sampler steps (default: the model's, from its folder; report: 200)")
+    p.add_argument("--guidance", type=float, help="classifier-free guidance (default: the model's; report: 4)")
     p.add_argument("--seed", type=int, default=0, help="fixes the noise shared by every view")
     p.add_argument("--allow-extrapolation", action="store_true", help="allow angles beyond ±15°")
 
@@ -185,6 +200,7 @@ def _model_options(p) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="radrotator", description="RadRotator: rotate radiographs in 3D.")
     parser.add_argument("--params", default="params.yaml", help="parameters file (default: params.yaml)")
+    parser.add_argument("--verbose", action="store_true", help="show the traceback of a failure")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("synth-ct", help="write synthetic pelvis CT series (NIfTI + DICOM)")
@@ -198,19 +214,23 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ingest", help="build a CT pool from a folder of NIfTI files and DICOM series")
     p.add_argument("src")
     p.add_argument("out")
-    p.add_argument("--salt-file", help="pseudonymisation salt (default: SRC/id_salt.txt)")
+    p.add_argument("--salt-file", help="pseudonymisation salt, anywhere (default: SRC/id_salt.txt); the raw "
+                   "data folder may be read-only")
+    p.add_argument("--patient-pattern", help="regex with a `patient` group: the patient in a file name when a "
+                   "NIfTI has no PatientID (default: params ct_pool.patient_id_pattern; else one patient per file)")
     p.set_defaults(func=ingest)
 
     p = sub.add_parser("new-salt", help="write a fresh random salt for pseudonymous ids")
     p.add_argument("file")
     p.set_defaults(func=new_salt)
 
-    p = sub.add_parser("drr", help="render one DRR of a pool CT volume (pool/ct/<ct_id>.nii.gz)")
-    p.add_argument("ct")
+    p = sub.add_parser("drr", help="render one DRR of any CT (NIfTI file or DICOM folder)")
+    p.add_argument("ct", help="a NIfTI file or a DICOM folder; resampled to the pool's convention on the fly")
     p.add_argument("--angles", nargs=3, type=float, default=[0.0, 0.0, 0.0], metavar=("X", "Y", "Z"),
                    help="rotation in degrees about x (left-right), y (antero-posterior), z (head-foot)")
     p.add_argument("--out", required=True, help="PNG to write")
     p.add_argument("--pixels", type=int, help="detector size (default: params drrs.geometry.pixels)")
+    p.add_argument("--seed", type=int, default=0, help="quantum noise seed")
     p.set_defaults(func=drr)
 
     p = sub.add_parser("rotate", help="mode A: rotate a radiograph (PNG/JPEG/DICOM) in 3D")
@@ -240,8 +260,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from flows.stage import prepare_last_words, quiet_tracebacks, say_last, verbose_requested
+
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    quiet_tracebacks(args.verbose)
+    prepare_last_words()
+    try:
+        return args.func(args)
+    except Exception as err:  # anything a command did not turn into its own one-line error
+        if verbose_requested(args.verbose):
+            raise
+        say_last(f"{args.command} failed: {err}")
+        return 1
 
 
 if __name__ == "__main__":

@@ -60,3 +60,55 @@ def test_video_writes_a_playable_mp4_with_the_frame_count(model_dir, tmp_path):
     assert "9 frames at 30 fps" in done.stdout
     with imageio.get_reader(out, format="FFMPEG") as reader:
         assert sum(1 for _ in reader) == 9
+
+
+def test_model_folder_restores_its_inference_defaults(tmp_path):
+    from components.registry.export import InferenceDefaults
+    from components.sampling.rotate import Rotator
+
+    config = UNetConfig(image_size=16, channels=(8, 16), attention_levels=(False, True), num_head_channels=8,
+                        norm_num_groups=8)
+    folder = export_model(build_unet(config), config, tmp_path / "m", {}, InferenceDefaults(steps=3, guidance=2.5))
+    rotator = Rotator.from_folder(folder)
+    assert (rotator.size, rotator.steps, rotator.guidance) == (16, 3, 2.5)
+    assert rotator.config["scheduler"]["schedule"] == "cosine_zero_snr"
+
+
+def test_drr_of_any_ct_a_dicom_folder_at_its_own_spacing(tmp_path):
+    from PIL import Image
+
+    from components.ct import dicom
+    from tests.conftest import tiny_ct
+
+    folder = dicom.write_series(tiny_ct(), (10.0, 10.0, 1.5), (0, 0, 0), tmp_path / "series",
+                                {"PatientID": "X", "AcquisitionDate": "20100101"})
+    done = cli("drr", folder, "--angles", "0", "0", "5", "--pixels", "32", "--out", tmp_path / "view.png")
+    assert done.returncode == 0, done.stderr
+    image = Image.open(tmp_path / "view.png")
+    assert image.size == (32, 32) and "z=5" in image.text["Description"]
+
+
+def test_failures_end_in_one_line_without_a_traceback(tmp_path):
+    import yaml
+
+    from tests.conftest import PROJECT_ROOT, write_nifti
+
+    flat = write_nifti(tmp_path / "flat.nii.gz", np.zeros((8, 8), np.float32))
+    done = cli("drr", flat, "--angles", "0", "0", "0", "--out", tmp_path / "v.png")
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines()[-1].startswith(f"{flat}: ") and "2D" in done.stderr
+    (tmp_path / "empty").mkdir()
+    params = yaml.safe_load((PROJECT_ROOT / "params.yaml").read_text())
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    (tmp_path / "salt.txt").write_text("s" * 32)
+    stage = [sys.executable, "-m", "flows.ct_pool", "--params", tmp_path / "params.yaml", "--src", tmp_path / "empty",
+             "--out", tmp_path / "pool"]
+    quiet = subprocess.run([*map(str, stage)], capture_output=True, text=True, timeout=600,
+                           env={**__import__("os").environ, "RADROTATOR_ID_SALT": "s" * 32})
+    assert quiet.returncode == 1 and "Traceback" not in quiet.stderr
+    assert quiet.stderr.strip().splitlines()[-1] == (f"ct_pool failed: {tmp_path / 'empty'}: no eligible CT series: "
+                                                     f"every one of 0 was rejected (reasons in {tmp_path / 'pool'}"
+                                                     "/rejected.csv); the pool was left as it was")
+    loud = subprocess.run([*map(str, stage), "--verbose"], capture_output=True, text=True, timeout=600,
+                          env={**__import__("os").environ, "RADROTATOR_ID_SALT": "s" * 32})
+    assert loud.returncode == 1 and "Traceback" in loud.stderr
