@@ -1,12 +1,18 @@
-"""DRRs per second at 256² from a 1 mm pelvis CT: the torch backend vs a plain ray-marcher.
+"""DRRs per second from a 1 mm pelvis CT: the torch backend vs a plain ray-marcher, measured fairly.
 
-    python benchmarks/drr.py [--ct pool/ct/<id>.nii.gz] [--out benchmarks/results/drr.json]
+    python benchmarks/drr.py [--ct pool/ct/<id>.nii.gz] [--pixels 256] [--rounds 5] [--threads 2]
+                             [--out benchmarks/results/drr.json]
 
 The reference is the plain approach measured in DESIGN.md: march every ray from
 source to detector through the full 1 mm volume at 1 mm steps with 3D
-`grid_sample`. Both run in this process, on the same CT and poses, so the ratio
-holds on a noisy machine. Peak memory is the resident-set growth while a
-configuration runs (CPU) or torch's peak allocation (CUDA).
+`grid_sample`. Every method does the same work per round — build its volume
+from the HU array (materials, averaging down) and render the same poses — and is
+warmed once before timing. Rounds interleave the methods (their order rotates
+each round), so a busy neighbour slows all of them alike; the table reports the
+median seconds and the median of the per-round ratios to the reference, and the
+JSON keeps every round. Peak memory is the peak resident set of a fresh child
+process doing one round of that method, minus that of a child that only loads
+the CT (ru_maxrss), so allocator caches cannot hide it.
 """
 
 from __future__ import annotations
@@ -14,12 +20,13 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import threading
+import resource
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
-import psutil
 import SimpleITK as sitk
 import torch
 import torch.nn.functional as F
@@ -31,41 +38,21 @@ from components.drr.physics import detector_weights
 from components.drr.projector import DensityVolume, Physics, TorchProjector
 
 POSES = np.array([[0, 0, 0], [10, -5, 3], [-15, 15, -15], [5, 0, 12]], float)
-CLEAN = Physics(scatter_fraction=0.0, photons_per_pixel=0.0)
+CLEAN = Physics(scatter_fraction=0.0, photons_per_mm2=0.0)
+METHODS = ("reference", "torch 1 mm", "torch 2 mm")
 
 
-class PeakRSS:
-    """Samples the process's resident set while a block runs."""
+def pool_ct(path: str | None) -> tuple[np.ndarray, tuple, str]:
+    """Any CT (default: the first pool volume), resampled to the report's 1 mm grid."""
+    from components.ct.ingest import read_ct_volume
 
-    def __enter__(self):
-        self.process, self.base, self.peak, self.running = psutil.Process(), 0, 0, True
-        self.base = self.peak = self.process.memory_info().rss
-        self.thread = threading.Thread(target=self._sample, daemon=True)
-        self.thread.start()
-        return self
-
-    def _sample(self):
-        while self.running:
-            self.peak = max(self.peak, self.process.memory_info().rss)
-            time.sleep(0.01)
-
-    def __exit__(self, *exc):
-        self.running = False
-        self.thread.join()
-
-    @property
-    def growth_mb(self) -> float:
-        return (self.peak - self.base) / 2**20
-
-
-def pool_ct(path: str | None) -> tuple[np.ndarray, tuple]:
     if path is None:
         candidates = sorted(Path("pool/ct").glob("*.nii.gz"))
         if not candidates:
             raise SystemExit("no pool volume: run `make repro` first or pass --ct")
         path = candidates[0]
-    image = sitk.ReadImage(str(path))
-    return sitk.GetArrayFromImage(image), image.GetOrigin()
+    image, _ = read_ct_volume(path, 1.0)
+    return sitk.GetArrayFromImage(image), image.GetOrigin(), str(path)
 
 
 def reference_drrs(hu: np.ndarray, origin, geometry: geo.Geometry, poses: np.ndarray) -> torch.Tensor:
@@ -89,70 +76,70 @@ def reference_drrs(hu: np.ndarray, origin, geometry: geo.Geometry, poses: np.nda
     return torch.stack(out)
 
 
-def time_config(projector: TorchProjector, batch: int, n: int) -> tuple[float, float]:
-    poses = np.resize(POSES, (n, 3))
-    projector.render(poses[:batch])  # warm-up
-    with PeakRSS() as memory:
-        start = time.perf_counter()
-        for i in range(0, n, batch):
-            projector.render(poses[i:i + batch])
-        seconds = time.perf_counter() - start
-    return n / seconds, memory.growth_mb
+def run_method(method: str, hu: np.ndarray, origin, geometry: geo.Geometry, poses: np.ndarray) -> torch.Tensor:
+    """One round of a method: its volume from the HU array, then its DRRs (line integrals) at `poses`."""
+    if method == "reference":
+        return reference_drrs(hu, origin, geometry, poses)
+    spacing = {"torch 1 mm": 1.0, "torch 2 mm": 2.0}[method]
+    projector = TorchProjector(DensityVolume.from_hu(hu, 1.0, origin, spacing), geometry, CLEAN)
+    return projector.render(poses)
+
+
+def child_peak_mb(ct: str, method: str, pixels: int, threads: int) -> float:
+    """Peak RSS (MB) of a fresh process that runs one round of `method` ("load" = only load the CT)."""
+    code = ("import resource, sys, torch; from benchmarks.drr import *; "
+            f"torch.set_num_threads({threads}); hu, origin, _ = pool_ct({ct!r}); "
+            f"m = {method!r}; m == 'load' or run_method(m, hu, origin, geo.Geometry(pixels={pixels}), POSES); "
+            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return int(done.stdout.strip().splitlines()[-1]) / 1024  # Linux reports KiB
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ct")
     parser.add_argument("--pixels", type=int, default=256)
-    parser.add_argument("--n", type=int, default=16, help="DRRs per configuration")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=2, help="torch threads (set, not left to the default)")
     parser.add_argument("--out", default="benchmarks/results/drr.json")
     args = parser.parse_args()
-    torch.set_num_threads(psutil.cpu_count(logical=True))
-    hu, origin = pool_ct(args.ct)
+    torch.set_num_threads(args.threads)
+    hu, origin, ct = pool_ct(args.ct)
     geometry = geo.Geometry(pixels=args.pixels)
-    rows = []
 
-    start = time.perf_counter()
-    reference = reference_drrs(hu, origin, geometry, POSES[:2])
-    ref_rate = 2 / (time.perf_counter() - start)
-    rows.append({"backend": "plain ray-marcher (reference)", "device": "cpu", "volume_mm": 1.0, "batch": 1,
-                 "drrs_per_s": ref_rate, "peak_mb": None, "correlation": 1.0})
+    images = {m: run_method(m, hu, origin, geometry, POSES) for m in METHODS}  # warm-up, and the images compared
+    correlation = {m: float(np.corrcoef(images[m].flatten(), images["reference"].flatten())[0, 1]) for m in METHODS}
+    seconds = {m: [] for m in METHODS}
+    for r in range(args.rounds):
+        order = METHODS[r % len(METHODS):] + METHODS[:r % len(METHODS)]  # rotate who goes first
+        for m in order:
+            start = time.perf_counter()
+            run_method(m, hu, origin, geometry, POSES)
+            seconds[m].append(time.perf_counter() - start)
+    ratios = {m: [ref / s for ref, s in zip(seconds["reference"], seconds[m])] for m in METHODS}
+    baseline = child_peak_mb(ct, "load", args.pixels, args.threads)
+    peak = {m: child_peak_mb(ct, m, args.pixels, args.threads) - baseline for m in METHODS}
 
-    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
-    for device in devices:
-        for spacing in (1.0, 2.0):
-            volume = DensityVolume.from_hu(hu, 1.0, origin, spacing, device=device)
-            projector = TorchProjector(volume, geometry, CLEAN)
-            ours = projector.render(POSES[:2]).cpu()
-            corr = float(np.corrcoef(ours.flatten(), reference.flatten())[0, 1])
-            for batch in ((1, 4, 16) if device == "cpu" else (16, 64, 256)):
-                n = args.n if device == "cpu" else max(args.n, 4 * batch)
-                if device == "cuda":
-                    torch.cuda.reset_peak_memory_stats()
-                rate, peak = time_config(projector, batch, n)
-                if device == "cuda":
-                    torch.cuda.synchronize()
-                    peak = torch.cuda.max_memory_allocated() / 2**20
-                rows.append({"backend": "torch", "device": device, "volume_mm": spacing, "batch": batch,
-                             "drrs_per_s": rate, "peak_mb": peak, "correlation": corr})
-
-    best_cpu = max(r["drrs_per_s"] for r in rows if r["backend"] == "torch" and r["device"] == "cpu")
-    table = Table(title=f"DRRs at {args.pixels}² from a 1 mm pelvis CT {hu.shape[::-1]} (x, y, z)")
-    for column in ("backend", "device", "volume mm", "batch", "DRRs/s", "× reference", "peak MB", "corr."):
+    table = Table(title=f"{len(POSES)} DRRs at {args.pixels}² from a 1 mm CT {hu.shape[::-1]} (x, y, z), "
+                        f"{args.threads} threads, {args.rounds} interleaved rounds; volume set-up included")
+    for column in ("method", "median s / round", "DRRs/s", "× reference (median of rounds)", "per-round ×",
+                   "peak MB", "corr. with reference"):
         table.add_column(column, justify="right")
-    for r in rows:
-        table.add_row(r["backend"], r["device"], f"{r['volume_mm']:g}", str(r["batch"]), f"{r['drrs_per_s']:.2f}",
-                      f"{r['drrs_per_s'] / ref_rate:.1f}", "-" if r["peak_mb"] is None else f"{r['peak_mb']:.0f}",
-                      f"{r['correlation']:.4f}")
-    Console(width=120).print(table)
-    result = {"benchmark": "drr", "pixels": args.pixels, "volume_shape_xyz": list(hu.shape[::-1]),
-              "rows": rows, "best_cpu_speedup_vs_reference": best_cpu / ref_rate,
-              "machine": {"cpu_count": psutil.cpu_count(), "platform": platform.platform(),
-                          "torch": torch.__version__,
-                          "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None}}
+    for m in METHODS:
+        med = float(np.median(seconds[m]))
+        table.add_row(m, f"{med:.2f}", f"{len(POSES) / med:.2f}", f"{np.median(ratios[m]):.1f}",
+                      " ".join(f"{x:.1f}" for x in ratios[m]), f"{peak[m]:.0f}", f"{correlation[m]:.4f}")
+    Console(width=160).print(table)
+    result = {"benchmark": "drr", "ct": ct, "pixels": args.pixels, "poses": POSES.tolist(),
+              "volume_shape_xyz": list(hu.shape[::-1]), "threads": args.threads, "rounds": args.rounds,
+              "seconds_per_round": seconds, "ratio_to_reference_per_round": ratios,
+              "median_ratio_to_reference": {m: float(np.median(ratios[m])) for m in METHODS},
+              "peak_rss_mb_above_loaded_ct": peak, "correlation_with_reference": correlation,
+              "machine": {"platform": platform.platform(), "torch": torch.__version__,
+                          "cpu_count": __import__("os").cpu_count()}}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
-    print(f"best CPU: {best_cpu:.2f} DRRs/s, {best_cpu / ref_rate:.1f}× the plain ray-marcher; wrote {args.out}")
+    print(f"wrote {args.out}")
 
 
 if __name__ == "__main__":
