@@ -242,6 +242,23 @@ def _spine(s: float) -> list[Shape]:
     return [*sacrum, coccyx, l5_body, *pedicles, spinous, *transverse]
 
 
+def _torso_sdf(p: np.ndarray, a: float, b: float, s: float) -> np.ndarray:
+    """Elliptic cross-sections (semi-axes a left-right, b antero-posterior at the hips) that narrow
+    above z = 40 mm towards the waist (to 84 % of the width, 94 % of the depth at z = 200 mm)."""
+    above = np.clip((p[..., 2] - 40.0 * s) / (160.0 * s), 0.0, 1.0)
+    ax, ay = a * (1 - 0.16 * above), b * (1 - 0.06 * above)
+    qx, qy = p[..., 0] - 0.0, p[..., 1] + 4.0
+    k0 = np.sqrt((qx / ax) ** 2 + (qy / ay) ** 2)
+    k1 = np.sqrt((qx / ax**2) ** 2 + (qy / ay**2) ** 2)
+    return k0 * (k0 - 1.0) / np.maximum(k1, 1e-6)
+
+
+def _smooth_min(d1: np.ndarray, d2: np.ndarray, k: float) -> np.ndarray:
+    """Union of two SDFs with a fillet of about `k` mm where they meet (polynomial smooth minimum)."""
+    h = np.clip(0.5 + 0.5 * (d2 - d1) / k, 0.0, 1.0)
+    return d2 * (1 - h) + d1 * h - k * h * (1 - h)
+
+
 def render_pelvis(spec: PhantomSpec, shape_zyx, spacing_xyz, origin_xyz,
                   rng: np.random.Generator) -> np.ndarray:
     """Rasterise one phantom onto a grid; returns HU as float32 (z, y, x)."""
@@ -250,15 +267,18 @@ def render_pelvis(spec: PhantomSpec, shape_zyx, spacing_xyz, origin_xyz,
     hips = [np.array([side * 92 * s, -6 * s, 0.0]) + np.array(off)
             for side, off in zip((-1, 1), spec.hip_offsets)]
 
-    # Soft tissue: torso above the groin, two thighs below it; skin, fat, then muscle.
+    # Soft tissue: a torso that narrows towards the waist above the iliac crests, two thighs
+    # that taper towards the knees, joined by a smooth union (a rounded crotch, no flat cut);
+    # skin, fat, then muscle.
     a, b = 160 * s * spec.habitus, 118 * s * spec.habitus
     groin = -70.0 * s
-    torso = ellipsoid([0, -4, 0], [a, b, 2000.0])  # a cylinder, for all practical purposes
-    thighs = [capsule([side * 100 * s, 4, 10], [side * 95 * s, 4, -400], 78 * s * spec.habitus)
-              for side in (-1, 1)]
+    thighs = [capsule([side * 100 * s, 4, 10], [side * 80 * s, 4, -420], 80 * s * spec.habitus,
+                      56 * s * spec.habitus) for side in (-1, 1)]
     box, pts = canvas.points([ellipsoid([0, -4, 0], [a, b, 500.0])])
-    d_torso = np.maximum(torso.sdf(pts), groin - pts[..., 2])  # torso ends at the groin
-    d_body = np.minimum(d_torso, np.min([t.sdf(pts) for t in thighs], axis=0))
+    # The torso ends at the groin in two gluteal folds, convex downwards over the thighs.
+    over_thigh = np.clip(1 - ((np.abs(pts[..., 0]) - 100 * s) / (90 * s)) ** 2, 0.0, 1.0)
+    d_torso = np.maximum(_torso_sdf(pts, a, b, s), groin - 30 * s * over_thigh - pts[..., 2])
+    d_body = _smooth_min(d_torso, np.min([t.sdf(pts) for t in thighs], axis=0), 60.0 * s)
     region = canvas.hu[box]
     region[d_body <= 0] = SKIN
     region[d_body < -2.5] = FAT + rng.normal(0, 8)

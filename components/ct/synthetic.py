@@ -75,7 +75,9 @@ def render_series(plan: SeriesPlan, seed: int) -> tuple[np.ndarray, tuple, tuple
     rng = np.random.default_rng([seed, 2, plan.index])
     spacing = (plan.inplane_mm, plan.inplane_mm, plan.thickness_mm)
     x0, x1, y0, y1 = -190.0, 190.0, -140.0, 140.0
-    z0, z1 = -150.0 + rng.uniform(-10, 10), 165.0 + rng.uniform(-10, 10)  # L5 to below the trochanters
+    # Mid-femur to above the iliac crests (L4): longer than the detector's field of view at
+    # every pose, so DRRs show anatomy, not the volume's flat top and bottom.
+    z0, z1 = -200.0 + rng.uniform(-10, 10), 190.0 + rng.uniform(-10, 10)
     if plan.kind == "few-slices":
         z0, z1 = -20.0, -20.0 + 40 * plan.thickness_mm  # a 40-slice scout through the hips
     elif plan.kind == "partial-coverage":

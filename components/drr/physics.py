@@ -1,9 +1,14 @@
 """X-ray physics for DRRs: materials from HU, mass attenuation, a filtered tube spectrum.
 
-Material decomposition follows DeepDRR's thresholding mode: each voxel is one
-material by its HU (air / soft tissue / bone, plus titanium for arthroplasty
-metal, which DeepDRR's thresholds would call bone). Air is left out of the line
-integrals: 300 mm of air attenuates less than 1 mm of water.
+Material decomposition: air, soft tissue, bone and titanium (arthroplasty metal,
+which DeepDRR's thresholds would call bone). DeepDRR's thresholding mode makes
+each voxel one material, so cancellous bone (150–400 HU: the iliac wings'
+interior, the femoral heads) below its 350 HU bone threshold projects as dense
+soft tissue and the wings vanish. Here a voxel above `mix_from` HU is instead a
+mixture of water and cortical bone by volume, the fraction read off its HU
+(HU is linear in the fraction: HU = f · HU_cortical), so cancellous bone
+attenuates partly as bone. Air is left out of the line integrals: 300 mm of
+air attenuates less than 1 mm of water.
 
 Mass attenuation coefficients μ/ρ (cm²/g) are NIST XCOM values (Hubbell &
 Seltzer) for ICRU-44 soft tissue, ICRU cortical bone, titanium and aluminium,
@@ -28,10 +33,12 @@ ALUMINIUM_DENSITY = 2.699  # g/cm³
 
 @dataclass(frozen=True)
 class MaterialThresholds:
-    """HU bounds: soft tissue above `air_max`, bone above `soft_max`, metal from `metal_min`."""
+    """HU bounds: soft tissue above `air_max`; water–bone mixtures above `mix_from`, pure cortical bone
+    from `bone_hu`; metal from `metal_min`."""
 
     air_max: float = -800.0
-    soft_max: float = 350.0
+    mix_from: float = 100.0
+    bone_hu: float = 1350.0
     metal_min: float = 2500.0
 
 
@@ -41,16 +48,22 @@ MATERIALS = ("soft_tissue", "bone", "titanium")
 def densities(hu: np.ndarray, thresholds: MaterialThresholds = MaterialThresholds()) -> np.ndarray:
     """HU (z, y, x) → per-material density volumes (3, z, y, x) in g/cm³.
 
-    Soft tissue: ρ = 1 + HU/1000 (water-like); bone: ρ = 1 + 0.63e-3·HU (1350 HU →
-    1.85 g/cm³, cortical bone); metal: titanium at 4.5 g/cm³ (CT saturates there).
+    Soft tissue: ρ = 1 + HU/1000 (water-like). Above `mix_from`: a water–bone mixture with
+    bone volume fraction f = HU / bone_hu (≤ 1), water at 1 g/cm³ and bone at
+    1 + 0.63e-3·max(HU, bone_hu) (1350 HU → 1.85 g/cm³, cortical bone), so the
+    attenuation is continuous where the mixture begins (within 3 % at 60 keV).
+    Metal: titanium at 4.5 g/cm³ (CT saturates there).
     """
     hu = hu.astype(np.float32, copy=False)
     out = np.zeros((3, *hu.shape), np.float32)
-    soft = (hu > thresholds.air_max) & (hu <= thresholds.soft_max)
-    bone = (hu > thresholds.soft_max) & (hu < thresholds.metal_min)
+    soft = (hu > thresholds.air_max) & (hu <= thresholds.mix_from)
+    mixed = (hu > thresholds.mix_from) & (hu < thresholds.metal_min)
     metal = hu >= thresholds.metal_min
     out[0][soft] = 1.0 + hu[soft] / 1000.0
-    out[1][bone] = 1.0 + 0.63e-3 * hu[bone]
+    h = hu[mixed]
+    fraction = np.minimum(h / thresholds.bone_hu, 1.0)
+    out[0][mixed] = 1.0 - fraction
+    out[1][mixed] = fraction * (1.0 + 0.63e-3 * np.maximum(h, thresholds.bone_hu))
     out[2][metal] = 4.5
     return out
 

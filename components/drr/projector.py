@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from components.drr import geometry as geo
+from components.drr.display import blur
 from components.drr.physics import MaterialThresholds, densities, detector_weights
 
 BACKENDS = ("torch", "deepdrr")
@@ -29,7 +30,7 @@ class Physics:
     filtration_mm_al: float = 2.5
     scatter_fraction: float = 0.1  # kernel scatter: scatter-to-primary ratio per unit attenuation
     scatter_sigma_mm: float = 30.0  # at the detector
-    photons_per_pixel: float = 0.0  # unattenuated quanta per pixel; 0 = no quantum noise
+    photons_per_mm2: float = 0.0  # unattenuated quanta per mm² of detector; 0 = no quantum noise
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -138,8 +139,7 @@ class TorchProjector:
         _, weights, mu = detector_weights(physics.kvp, physics.filtration_mm_al)
         self.weights = torch.as_tensor(weights, dtype=torch.float32, device=device)  # (E,)
         self.mu = torch.as_tensor(mu[: volume.data.shape[1]], dtype=torch.float32, device=device)  # (M, E)
-        self.kernel = _gaussian_kernel(physics.scatter_sigma_mm / geometry.pixel_mm, device)
-
+        
     def intensity(self, poses_deg: np.ndarray) -> torch.Tensor:
         """Detected intensity I/I0 (B, rows, cols), scatter included, before noise."""
         origins, directions = geo.rays(self.geometry, self.volume.isocentre, poses_deg)
@@ -152,41 +152,17 @@ class TorchProjector:
             # so the local scatter-to-primary ratio is s·τ (zero in air; ~0.5 behind a
             # pelvis at s = 0.1, as with an anti-scatter grid).
             attenuation_depth = -torch.log(primary.clamp_min(1e-12))
-            primary = primary + s * _blur(primary * attenuation_depth, self.kernel)
+            primary = primary + s * blur(primary * attenuation_depth, self.physics.scatter_sigma_mm / self.geometry.pixel_mm)
         return primary
 
     def render(self, poses_deg: np.ndarray, generator: torch.Generator | None = None) -> torch.Tensor:
         """Log-transformed DRRs (B, rows, cols): −log(I/I0), bone bright, air 0."""
         intensity = self.intensity(poses_deg)
-        n0 = self.physics.photons_per_pixel
+        n0 = self.physics.photons_per_mm2 * self.geometry.pixel_mm**2  # quanta per pixel
         if n0 > 0:
             counts = torch.poisson(intensity.cpu() * n0, generator=generator).to(intensity.device)
             intensity = counts.clamp_min(1.0) / n0
         return -torch.log(intensity.clamp_min(1e-12))
-
-
-def rescale_unit(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Per-image min–max to [0, 1] (the report's step 7); returns (scaled, min, max)."""
-    flat = images.flatten(1)
-    lo, hi = flat.amin(1), flat.amax(1)
-    span = (hi - lo).clamp_min(1e-12)
-    return (images - lo[:, None, None]) / span[:, None, None], lo, hi
-
-
-def _gaussian_kernel(sigma_px: float, device) -> torch.Tensor:
-    radius = max(1, int(3 * sigma_px))
-    x = torch.arange(-radius, radius + 1, dtype=torch.float32, device=device)
-    k = torch.exp(-0.5 * (x / max(sigma_px, 1e-3)) ** 2)
-    return k / k.sum()
-
-
-def _blur(images: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
-    """Separable Gaussian blur with edge replication, (B, r, c) → (B, r, c)."""
-    pad = kernel.numel() // 2
-    x = images[:, None]
-    x = F.conv2d(F.pad(x, (pad, pad, 0, 0), mode="replicate"), kernel.view(1, 1, 1, -1))
-    x = F.conv2d(F.pad(x, (0, 0, pad, pad), mode="replicate"), kernel.view(1, 1, -1, 1))
-    return x[:, 0]
 
 
 def deepdrr_available() -> tuple[bool, str]:

@@ -17,7 +17,7 @@ def bead_projector(bead_index_zyx, pixels=64):
     k, j, i = bead_index_zyx
     hu[k - 1:k + 2, j - 1:j + 2, i - 1:i + 2] = 1500.0
     volume = DensityVolume.from_hu(hu, SPACING, ORIGIN)
-    physics = Physics(scatter_fraction=0.0, photons_per_pixel=0.0)
+    physics = Physics(scatter_fraction=0.0, photons_per_mm2=0.0)
     return TorchProjector(volume, Geometry(pixels=pixels, detector_mm=300.0), physics), volume
 
 

@@ -6,9 +6,9 @@ import torch
 
 from components.drr.geometry import Geometry
 from components.drr.physics import densities, detector_weights, tube_spectrum
-from components.drr.projector import DensityVolume, Physics, TorchProjector, rescale_unit
+from components.drr.projector import DensityVolume, Physics, TorchProjector
 
-NO_EXTRAS = Physics(scatter_fraction=0.0, photons_per_pixel=0.0)
+NO_EXTRAS = Physics(scatter_fraction=0.0, photons_per_mm2=0.0)
 
 
 def slab(hu_value, thickness_vox=50, spacing=2.0):
@@ -59,14 +59,14 @@ def test_metal_channel_only_when_there_is_metal():
 
 def test_noise_is_seeded_and_scatter_lifts_the_shadow():
     volume = slab(1350.0)
-    noisy = Physics(scatter_fraction=0.0, photons_per_pixel=1000.0)
+    noisy = Physics(scatter_fraction=0.0, photons_per_mm2=1000.0)
     a, _ = centre_value(volume, noisy)
     projector = TorchProjector(volume, Geometry(pixels=16, detector_mm=60), noisy)
     one = projector.render(np.zeros((1, 3)), generator=torch.Generator().manual_seed(3))
     two = projector.render(np.zeros((1, 3)), generator=torch.Generator().manual_seed(3))
     assert torch.equal(one, two)
     clean, _ = centre_value(volume)
-    scattered, _ = centre_value(volume, Physics(scatter_fraction=0.3, photons_per_pixel=0.0))
+    scattered, _ = centre_value(volume, Physics(scatter_fraction=0.3, photons_per_mm2=0.0))
     assert scattered < clean  # scatter adds signal behind the slab: less apparent attenuation
 
 
@@ -89,11 +89,18 @@ def test_downsampling_preserves_mass():
     assert np.allclose(coarse.box[0], fine.box[0]) and np.allclose(coarse.box[1], fine.box[1])
 
 
-def test_rescale_unit_records_the_range():
-    images = torch.tensor([[[1.0, 3.0]], [[2.0, 2.5]]])
-    scaled, lo, hi = rescale_unit(images)
-    assert torch.equal(lo, torch.tensor([1.0, 2.0])) and torch.equal(hi, torch.tensor([3.0, 2.5]))
-    assert scaled.min() == 0 and scaled.max() == 1
+def test_cancellous_bone_attenuates_partly_as_bone():
+    """Between `mix_from` and cortical HU a voxel is a water–bone mixture: 260 HU (an iliac wing's
+    interior) attenuates more than 260 HU of water-like tissue would, and less than cortical bone."""
+    cancellous, _ = centre_value(slab(260.0))
+    _, weights, mu = detector_weights(90.0, 2.5)
+    as_soft_tissue = -np.log((weights * np.exp(-mu[0] * 1.26 * 10.0)).sum())
+    cortical, _ = centre_value(slab(1350.0))
+    assert as_soft_tissue < cancellous < cortical
+    d = densities(np.array([[[100.0, 101.0]]]))  # continuous where the mixture begins
+    mu60 = {"soft": 0.2059, "bone": 0.3148}
+    below, above = d[0, 0, 0, 0] * mu60["soft"], d[0, 0, 0, 1] * mu60["soft"] + d[1, 0, 0, 1] * mu60["bone"]
+    assert above == pytest.approx(below, rel=0.05)
 
 
 @pytest.mark.gpu
