@@ -3,7 +3,10 @@
     python -m flows.sweep --trials N [--params params.yaml]
 
 Each trial trains at the CPU profile for `sweep.max_steps` and is scored by its
-validation loss (EMA weights, fixed noise); unpromising trials are pruned by
+validation loss (EMA weights, fixed noise) on `sweep.validate_on` pairs of the
+validation fold: radiograph-style pairs by default, so that the objective sees
+what RandHistogramShift is for (on DRR pairs, the ablation wins by blindness);
+unpromising trials are pruned by
 Optuna's MedianPruner through optuna-integration's Lightning callback. The study
 lives in SQLite (`sweep.storage`), so `--trials N` means "until the study holds N
 finished trials": an interrupted sweep resumes, and a finished one can be
@@ -35,7 +38,8 @@ from components.params import load_params
 from components.registry import tracking
 from components.training.module import RadRotatorModule
 from flows import PROJECT_ROOT
-from flows.train import make_trainer, pair_data
+from components.training.trainer import make_trainer
+from flows.train import pair_data, unet_params
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 
@@ -111,8 +115,8 @@ def objective(params: dict, cfg: dict, uri: str):
         train_cfg.update({"max_steps": int(cfg["max_steps"]), "val_batches": int(cfg["val_batches"]),
                           "seed": int(cfg["seed"]), "progress_bar": False})
         L.seed_everything(int(cfg["seed"]), workers=True)
-        data = pair_data(params, train_cfg)
-        module = RadRotatorModule(train_cfg["unet"], train_cfg["optim"])
+        data = pair_data(params, train_cfg, validate_on=cfg.get("validate_on", "radiograph_style"))
+        module = RadRotatorModule(unet_params(params, train_cfg), train_cfg["optim"], int(train_cfg["max_steps"]))
         with mlflow.start_run(run_name=f"trial-{trial.number}", nested=True) as child:
             mlflow.log_params({"trial": trial.number, **{k: str(v) for k, v in overrides.items()}})
             logger = MLFlowLogger(experiment_name=cfg["experiment"], tracking_uri=uri, run_id=child.info.run_id)
@@ -177,7 +181,7 @@ def sweep(params_path: str = "params.yaml", trials: int = 10) -> dict:
         if not parent_id:
             study.set_user_attr("mlflow_parent_run_id", parent.info.run_id)
             mlflow.log_params({"study": cfg["study"], "storage": cfg["storage"], "max_steps": cfg["max_steps"],
-                               "space": str(cfg["space"])})
+                               "space": str(cfg["space"]), "validate_on": cfg.get("validate_on", "radiograph_style")})
         mlflow.set_tags(tracking.lineage(PROJECT_ROOT))
         # A trial that fails at run time (a diverging or out-of-memory combination) is recorded
         # and the sweep goes on; a configuration error stops it.
@@ -195,7 +199,7 @@ def sweep(params_path: str = "params.yaml", trials: int = 10) -> dict:
     print(f"best: trial {trial.number}, validation loss {trial.value:.5f}: {best}")
     print(f"trials: {counts}; apply the best with `sh {out / 'dvc_exp_run.sh'}`")
     return {"best_value": trial.value, "best_trial": trial.number, "best": best, **counts,
-            "parent_run_id": parent.info.run_id}
+            "parent_run_id": parent.info.run_id, "validate_on": cfg.get("validate_on", "radiograph_style")}
 
 
 def main(argv: list[str] | None = None) -> int:

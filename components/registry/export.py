@@ -1,28 +1,53 @@
-"""The exported model: EMA weights (safetensors, no pickle) + config.json, in one folder."""
+"""The model folder: EMA weights (safetensors, no pickle) + config.json, saved and restored together.
+
+config.json holds the U-Net (`unet`, its `image_size` the DRRs' size), the noise
+schedule (`scheduler`: what the model was trained on and samples with) and the
+inference defaults (`inference`: steps, guidance), as diffusers' save_pretrained
+keeps a pipeline's parts together; tools read the defaults from here, so a model
+and the settings it was measured with cannot drift apart.
+"""
 
 from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 from safetensors.torch import load_file, save_file
 
 from components.atomic_write import atomic_path
+from components.models.diffusion import SCHEDULE
 from components.models.unet import UNetConfig, build_unet
 
 WEIGHTS, CONFIG = "ema.safetensors", "config.json"
 
 
-def export_model(model: torch.nn.Module, unet: UNetConfig, out_dir: str | Path, extra: dict) -> Path:
+@dataclass(frozen=True)
+class InferenceDefaults:
+    steps: int = 25
+    guidance: float = 4.0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def scheduler_config(timesteps: int = 1000) -> dict:
+    return {"schedule": SCHEDULE, "prediction_type": "v_prediction", "num_train_timesteps": timesteps}
+
+
+def export_model(model: torch.nn.Module, unet: UNetConfig, out_dir: str | Path, extra: dict,
+                 inference: InferenceDefaults = InferenceDefaults(), timesteps: int = 1000) -> Path:
     """Write weights + config to `out_dir` atomically (the folder appears whole or not at all)."""
     out_dir = Path(out_dir)
     with atomic_path(out_dir) as tmp:
         tmp.mkdir(parents=True)
         state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
         save_file(state, str(tmp / WEIGHTS))
-        (tmp / CONFIG).write_text(json.dumps({"unet": unet.to_dict(), **extra}, indent=2) + "\n")
+        config = {"unet": unet.to_dict(), "scheduler": scheduler_config(timesteps),
+                  "inference": inference.to_dict(), **extra}
+        (tmp / CONFIG).write_text(json.dumps(config, indent=2) + "\n")
         load_model(tmp)  # what was written must load and run
         if out_dir.exists():
             shutil.rmtree(out_dir)
@@ -45,3 +70,8 @@ def load_model(folder: str | Path, device: str = "cpu") -> tuple[torch.nn.Module
     if out.shape != (1, 2, size, size) or not torch.isfinite(out).all():
         raise ValueError(f"{folder}: the model does not produce finite (1, 2, {size}, {size}) outputs")
     return model, config
+
+
+def inference_defaults(config: dict) -> InferenceDefaults:
+    """The defaults a model folder records (older folders: the report's DDIM-200, guidance 4)."""
+    return InferenceDefaults(**config.get("inference", {"steps": 200, "guidance": 4.0}))

@@ -5,15 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from components.registry import tracking
-from components.registry.export import load_model
 from components.sampling.rotate import Rotator
 
 
 def load_rotator(spec: str, project_root: str | Path, device: str = "cpu") -> tuple[Rotator, str]:
     """(Rotator, what was loaded). A missing @champion falls back to @challenger, and says so."""
     if not spec.startswith("models:/"):
-        model, config = load_model(spec, device)
-        return Rotator(model, config["unet"]["image_size"], device), spec
+        return Rotator.from_folder(spec, device), spec
     import mlflow
     from mlflow.exceptions import MlflowException
 

@@ -21,7 +21,7 @@ SIGNATURE = ModelSignature(
     inputs=Schema([ColSpec("string", "image"), ColSpec("double", "angle_x"), ColSpec("double", "angle_y"),
                    ColSpec("double", "angle_z")]),
     outputs=Schema([ColSpec("string", "image")]),
-    params=ParamSchema([ParamSpec("steps", "long", 200), ParamSpec("guidance", "double", 4.0),
+    params=ParamSchema([ParamSpec("steps", "long", 25), ParamSpec("guidance", "double", 4.0),
                         ParamSpec("seed", "long", 0)]))
 
 
@@ -40,14 +40,12 @@ def decode_image(text: str) -> np.ndarray:
 
 class RadRotatorPyfunc(mlflow.pyfunc.PythonModel):
     def load_context(self, context) -> None:
-        from components.registry.export import load_model
         from components.sampling.rotate import Rotator
 
-        model, config = load_model(context.artifacts["model_dir"])
-        self.rotator = Rotator(model, config["unet"]["image_size"])
+        self.rotator = Rotator.from_folder(context.artifacts["model_dir"])
 
     def predict(self, context, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
-        params = {"steps": 200, "guidance": 4.0, "seed": 0, **(params or {})}
+        params = {"steps": self.rotator.steps, "guidance": self.rotator.guidance, "seed": 0, **(params or {})}
         out = []
         for _, row in model_input.iterrows():
             [rotated] = self.rotator.rotate(decode_image(row["image"]),

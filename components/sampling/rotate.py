@@ -67,9 +67,24 @@ def restore(generated: torch.Tensor, prep: Prepared) -> np.ndarray:
 
 
 class Rotator:
-    def __init__(self, model: torch.nn.Module, image_size: int, device: str = "cpu", timesteps: int = 1000) -> None:
+    """A model with its sampler and its inference defaults (steps, guidance) from its model folder."""
+
+    def __init__(self, model: torch.nn.Module, image_size: int, device: str = "cpu", timesteps: int = 1000,
+                 steps: int = 25, guidance: float = 4.0) -> None:
         self.model, self.size, self.device = model.to(device).eval(), image_size, device
         self.scheduler = sampling_scheduler(timesteps)
+        self.steps, self.guidance = steps, guidance
+
+    @classmethod
+    def from_folder(cls, folder, device: str = "cpu") -> "Rotator":
+        from components.registry.export import inference_defaults, load_model
+
+        model, config = load_model(folder, device)
+        defaults = inference_defaults(config)
+        rotator = cls(model, config["unet"]["image_size"], device,
+                      config.get("scheduler", {}).get("num_train_timesteps", 1000), defaults.steps, defaults.guidance)
+        rotator.config = config
+        return rotator
 
     def _generate(self, prep: Prepared, angles: np.ndarray, steps: int, guidance: float, seed: int,
                   progress: bool) -> torch.Tensor:
@@ -79,19 +94,39 @@ class Rotator:
         cond = torch.as_tensor(np.asarray(angles, np.float32) / MAX_ANGLE, device=self.device)
         return guided_sample(self.model, self.scheduler, source, cond, noise, steps, guidance, progress)[:, 0]
 
-    def rotate(self, image: np.ndarray, angles, steps: int = 200, guidance: float = 4.0, seed: int = 0,
-               allow_extrapolation: bool = False, progress: bool = False) -> list[np.ndarray]:
-        """Mode A: one output in [0, 1] at input resolution per angle triple (degrees)."""
+    def rotate(self, image: np.ndarray, angles, steps: int | None = None, guidance: float | None = None,
+               seed: int = 0, allow_extrapolation: bool = False, progress: bool = False) -> list[np.ndarray]:
+        """Mode A: one output in [0, 1] at input resolution per angle triple (degrees); steps and guidance
+        default to the model's."""
+        steps, guidance = steps or self.steps, self.guidance if guidance is None else guidance
         angles = np.atleast_2d(np.asarray(angles, float))
         check_angles(angles, allow_extrapolation)
         prep = prepare(image, self.size)
         generated = self._generate(prep, angles, steps, guidance, seed, progress)
         return [restore(g, prep) for g in generated]
 
+    def rotate_each(self, images, angles, steps: int | None = None, guidance: float | None = None, seed: int = 0,
+                    batch: int = 16) -> list[np.ndarray]:
+        """One view per image: image k rotated by angles[k] (degrees), `batch` images denoised together,
+        all from the same noise (as mode A, for many inputs at once: the evaluation)."""
+        steps, guidance = steps or self.steps, self.guidance if guidance is None else guidance
+        angles = np.atleast_2d(np.asarray(angles, float))
+        check_angles(angles, allow_extrapolation=False)
+        out = []
+        for start in range(0, len(images), batch):
+            preps = [prepare(np.asarray(im), self.size) for im in images[start:start + batch]]
+            source = torch.cat([p.tensor for p in preps]).to(self.device)
+            noise = initial_noise((1, 1, self.size, self.size), seed, self.device).expand(len(preps), -1, -1, -1)
+            cond = torch.as_tensor(angles[start:start + batch] / MAX_ANGLE, dtype=torch.float32, device=self.device)
+            generated = guided_sample(self.model, self.scheduler, source, cond, noise, steps, guidance)[:, 0]
+            out += [restore(g, p) for g, p in zip(generated, preps)]
+        return out
+
     def sweep(self, image: np.ndarray, axis: str, start: float, stop: float, frames: int, batch: int = 8,
-              steps: int = 200, guidance: float = 4.0, seed: int = 0,
+              steps: int | None = None, guidance: float | None = None, seed: int = 0,
               allow_extrapolation: bool = False) -> Iterator[np.ndarray]:
         """Mode B: frames rotating about one axis, in batches, all from the same noise."""
+        steps, guidance = steps or self.steps, self.guidance if guidance is None else guidance
         k = "xyz".index(axis)
         values = np.linspace(start, stop, frames)
         angles = np.zeros((frames, 3))

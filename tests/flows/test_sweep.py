@@ -12,7 +12,7 @@ import optuna
 import pytest
 import yaml
 
-from flows import drrs, folds, sweep
+from flows import drrs, folds, sweep, xray_domain
 from tests.conftest import PROJECT_ROOT, commit_all, init_dvc_repo
 
 pytestmark = pytest.mark.slow
@@ -28,13 +28,14 @@ def sweep_params(tiny_run, tmp_path):
     params_path.write_text(yaml.safe_dump(params))
     drrs.run(str(params_path))
     folds.run(str(params_path))
+    xray_domain.run(str(params_path))  # the objective's radiograph-style validation pairs
     return params_path, params, uri
 
 
 def test_sweep_runs_resumes_and_writes_what_dvc_applies(prefect_server, tmp_path, sweep_params):
     params_path, params, uri = sweep_params
     first = sweep.sweep(str(params_path), trials=2)
-    assert first["complete"] + first["pruned"] == 2
+    assert first["complete"] + first["pruned"] == 2 and first["validate_on"] == "radiograph_style"
     resumed = sweep.sweep(str(params_path), trials=3)  # the same study, one more trial
     assert resumed["complete"] + resumed["pruned"] == 3 and resumed["parent_run_id"] == first["parent_run_id"]
 
