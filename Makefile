@@ -1,6 +1,7 @@
 # Two commands on a fresh machine:
 #   make repro   set up .venv, make the synthetic CT pool if data/ct holds none, dvc repro
 #   make test    set up .venv and run the tests
+# And, after make repro: make ablations (the no-RHS and Cycle-GAN ablations, ablations/dvc.yaml).
 SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -11,7 +12,7 @@ export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 120
 export DVC_SITE_CACHE_DIR := $(CURDIR)/.dvc/tmp/site_cache
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: setup data repro test test-fast bench clean-venv
+.PHONY: setup data repro ablations test test-fast bench clean-venv
 
 $(VENV)/.installed: pyproject.toml requirements.lock
 	python3.11 -m venv $(VENV) || python3 -m venv $(VENV)
@@ -30,6 +31,9 @@ data: setup
 
 repro: data
 	dvc repro
+
+ablations: repro
+	dvc repro ablations/dvc.yaml
 
 test: setup
 	$(PY) -m pytest

@@ -135,12 +135,13 @@ def tiny_run(tmp_path, tiny_pool, monkeypatch):
     path = small_params(tmp_path, tiny_pool)
     params = yaml.safe_load(path.read_text())
     params["train"].update({"out": str(tmp_path / "models"), "max_steps": 4, "batch_size": 2, "val_every": 2,
-                            "val_batches": 1, "grid_pairs": 2, "grid_steps": 2, "log_every": 1,
-                            "unet": dict(TINY_UNET)})
+                            "val_batches": 1, "grid_pairs": 2, "log_every": 1, "checkpoint_every": 2,
+                            "inference": {"steps": 2, "guidance": 4.0},
+                            "unet": {k: v for k, v in TINY_UNET.items() if k != "image_size"}})
     params["xray_domain"]["out"] = str(tmp_path / "xray")
     for section, folder in (("train_no_rhs", "no_rhs"), ("cyclegan", "cyclegan"), ("pose_regressor", "pose")):
         params[section]["out"] = str(tmp_path / "models" / folder)  # never the project's own models
-    params["evaluate"].update({"out": str(tmp_path / "reports"), "pairs_per_bin": 1, "steps": 2, "figure_rows": 2})
+    params["evaluate"].update({"out": str(tmp_path / "reports"), "pairs_per_bin": 1, "steps": 2})
     path.write_text(yaml.safe_dump(params))
     return path, params, uri
 
