@@ -8,7 +8,8 @@ on the same pairs, into reports/ablations/; nothing is logged to the registry.
 
 The protocol lives in components/evaluation/ (protocol.py says what is measured
 and how; evaluate.py runs it). This flow builds its inputs from params.yaml,
-runs it, and logs the metrics and reports to the model's training run in MLflow,
+runs it, and logs the metrics and reports to the model's training run in MLflow
+(the run tagged with the model's weights hash, `model_sha256`),
 under `evaluations/<test fingerprint>/` so that a later gate finds the per-pair
 scores measured on the same test set.
 """
@@ -40,11 +41,11 @@ def evaluate(params_path: str = "params.yaml", ablations: bool = False) -> dict:
         inputs = dataclasses.replace(inputs, out=Path(params["evaluate"]["ablations_out"]))
     else:
         inputs = dataclasses.replace(inputs, ablation=None, cyclegan=None)
-    run_id = inputs.model_run_id()
+    model_id = inputs.model_id()
     metrics = evaluate_model(inputs, Protocol.from_params(params["evaluate"]), DRRConfig.from_params(params["drrs"]),
-                             run_id)
+                             model_id)
     if not ablations:
-        log_to_mlflow(inputs.out, metrics, run_id, params["train"]["experiment"])
+        log_to_mlflow(inputs.out, metrics, model_id, params["train"]["experiment"])
     for domain, methods in metrics["domains"].items():
         if "model" in methods:
             v = methods["model"]["all"]
@@ -53,15 +54,14 @@ def evaluate(params_path: str = "params.yaml", ablations: bool = False) -> dict:
     return metrics
 
 
-def log_to_mlflow(out: Path, metrics: dict, run_id: str | None, experiment: str) -> None:
+def log_to_mlflow(out: Path, metrics: dict, model_id: str, experiment: str) -> None:
+    """Log to the run that trained the model (found by its weights' hash), else to a new run."""
     tracking.configure(PROJECT_ROOT, experiment)
+    run_id = tracking.run_for_model(model_id)
     values = {f"eval.{d}.{m}.{k}": value for d, ms in metrics["domains"].items() for m, bins in ms.items()
               for k, value in bins["all"].items() if isinstance(value, float) and value == value}
     record = json.loads((out / "evaluation_record.json").read_text())
-    try:
-        run = mlflow.start_run(run_id=run_id) if run_id else mlflow.start_run(run_name="evaluate")
-    except mlflow.exceptions.MlflowException:
-        run = mlflow.start_run(run_name="evaluate")  # the training run lives in another store
+    run = mlflow.start_run(run_id=run_id) if run_id else mlflow.start_run(run_name="evaluate")
     with run:
         mlflow.log_metrics(values)
         mlflow.log_artifacts(str(out), f"evaluations/{record['test_fingerprint']}")

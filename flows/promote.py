@@ -4,13 +4,16 @@
 
 Reads the challenger's evaluation (reports/metrics.json, pairs.csv and
 evaluation_record.json) and refuses a record made from other test shards,
-protocol, pose regressor or model than those it is asked to compare. Finds the
+protocol, pose regressor or model than those it is asked to compare; the
+challenger is the version with the alias `challenger`, which must hold the
+evaluated weights (its tag `model_sha256`). Finds the
 `champion` of `radrotator` and its per-pair scores on the same test set (logged
 by its evaluation; scored again when missing), and applies the rule in
 params.yaml `promote` (components/registry/promotion.py) to the paired
 differences. When the rule passes, the `champion` alias moves to the
-challenger. The decision is recorded as tags on the version and its run, and in
-reports/promotion.json.
+challenger. The decision is recorded as tags on the version and its run (with the time),
+and in reports/promotion.json (what the data and the registry determine: no
+run ids, times or paths, so a rerun against the same registry reproduces it).
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from components.validation.promotion_suite import validate_metrics, validate_rec
 from flows import PROJECT_ROOT
 from flows.stage import stage_main
 
-CHAMPION = "champion"
+CHAMPION, CHALLENGER = "champion", "challenger"
 
 
 def read_json(path: Path, what: str) -> dict:
@@ -70,22 +73,18 @@ def promote(params_path: str = "params.yaml") -> dict:
     cfg = params["promote"]
     rule = Rule.from_params(cfg)
     inputs, protocol = EvaluationInputs.from_params(params), Protocol.from_params(params["evaluate"])
-    trained_path = Path(params["train"]["out"]) / "train_metrics.json"
-    trained = read_json(trained_path, "training summary")
-    if not trained.get("registered_version"):
-        raise ValueError(f"{trained_path}: the model was not registered (train.register: false?), "
-                         "so there is nothing to promote")
     evaluation = read_json(inputs.out / "metrics.json", "evaluation")
     record_path = inputs.out / "evaluation_record.json"
     record = read_json(record_path, "evaluation record")
-    comparison.verify_record(record, comparison.current_record(inputs, protocol, trained["run_id"]), str(record_path))
-    version = str(trained["registered_version"])
+    comparison.verify_record(record, comparison.current_record(inputs, protocol, inputs.model_id()), str(record_path))
     tracking.configure(PROJECT_ROOT, params["train"]["experiment"])
     client = MlflowClient()
-    challenger = client.get_model_version(tracking.MODEL_NAME, version)
-    if challenger.run_id != trained["run_id"]:
-        raise ValueError(f"{tracking.MODEL_NAME} v{version} came from run {challenger.run_id}, but "
-                         f"train_metrics.json names run {trained['run_id']}: is this the registry it was trained with?")
+    challenger = alias_version(client, CHALLENGER)
+    if challenger is None or challenger.tags.get(tracking.MODEL_TAG) != record["model_sha256"]:
+        held = f"v{challenger.version} holds other weights" if challenger else "no version has it"
+        raise ValueError(f"{inputs.model}: the evaluated model is not the registry's {CHALLENGER} ({held}); "
+                         "was it trained with train.register: false, or against another registry?")
+    version = str(challenger.version)
     challenger_metrics = model_metrics(evaluation)
     validate_metrics(challenger_metrics, str(inputs.out / "metrics.json"))  # the gate acts on nothing it cannot trust
     test_fp = record["test_fingerprint"]
@@ -110,17 +109,18 @@ def promote(params_path: str = "params.yaml") -> dict:
         paired = paired_differences(challenger_rows, "model", "model", protocol, rows_b=champion_rows,
                                     label="challenger-champion")
         decision = decide(all_bin_differences(paired), rule)
-        champion_record = {"version": champion_version, "run_id": champion.run_id, "scores_from": source,
+        champion_record = {"version": champion_version, "model_sha256": champion.tags.get(tracking.MODEL_TAG),
+                           "scores_from": source,
                            "paired_differences": paired}
     verdict = "promoted" if decision.promote else ("kept" if champion_version == version else "rejected")
     expected = version if decision.promote else champion_version
-    now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-    record_out = {"decision": verdict, "reason": decision.reason, "decided_at": now, "model": tracking.MODEL_NAME,
+    now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")  # in the registry's tags, not the file
+    record_out = {"decision": verdict, "reason": decision.reason, "model": tracking.MODEL_NAME,
                   "champion": expected,
-                  "challenger": {"version": version, "run_id": challenger.run_id, "metrics": challenger_metrics},
+                  "challenger": {"version": version, "model_sha256": record["model_sha256"],
+                                 "metrics": challenger_metrics},
                   "previous_champion": champion_record, "rule": rule.to_dict(), "checks": decision.checks,
-                  "evaluation_fingerprint": record["fingerprint"], "test_fingerprint": test_fp,
-                  "tracking_uri": mlflow.get_tracking_uri()}
+                  "evaluation_fingerprint": record["fingerprint"], "test_fingerprint": test_fp}
     out = Path(cfg["out"])
     validate_record(record_out, str(out))  # before the registry changes: a contradictory decision moves nothing
 

@@ -4,7 +4,8 @@
 
 Writes models/radrotator/ (EMA weights + config), models/train_metrics.json, an
 MLflow run (params, losses, validation grids) and a new registered version of
-`radrotator` with the alias `challenger`.
+`radrotator` with the alias `challenger`; run and version carry the tag
+`model_sha256`, the weights' hash, by which later stages find them.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from components.models.diffusion import sampling_scheduler
 from components.params import load_params
 from flows.stage import stage_main
 from components.registry import tracking
-from components.registry.export import InferenceDefaults, export_model
+from components.registry.export import InferenceDefaults, export_model, model_sha256
 from components.sampling.guided import guided_sample, initial_noise
 from components.training.module import PairDataModule, RadRotatorModule
 from components.training.trainer import checkpoints, make_trainer, resume_point, worker_rank, world_size
@@ -102,19 +103,21 @@ def train(params_path: str = "params.yaml", section: str | None = None) -> dict:
         grid = validation_grid(module, data, int(cfg["grid_pairs"]), inference.steps, inference.guidance)
         mlflow.log_image(grid, "validation/source_target_generated.png")
         model_dir = export_model(module.ema.module, module.unet_config, out_dir / "radrotator",
-                                 {"train": module.train_config.to_dict(), "mlflow_run_id": run.info.run_id},
+                                 {"train": module.train_config.to_dict()},
                                  inference, module.train_config.timesteps)
         mlflow.log_artifacts(str(model_dir), "ema")
+        mlflow.set_tag(tracking.MODEL_TAG, model_sha256(model_dir))
         model_uri, version = (tracking.log_and_register(model_dir, alias="challenger")
                               if cfg.get("register", True) else (None, None))
         metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
-        summary = {"run_id": run.info.run_id, "model_uri": model_uri, "registered_version": version,
-                   "steps": int(trainer.global_step), "train_pairs": len(data.train_set),
-                   "world_size": trainer.world_size, **metrics}
+        # What the data and code determine, and nothing else: no run id, no registry version,
+        # so that a rerun reproduces this file (they are in MLflow, tagged with model_sha256).
+        summary = {"model_sha256": model_sha256(model_dir), "steps": int(trainer.global_step),
+                   "train_pairs": len(data.train_set), "world_size": trainer.world_size, **metrics}
     with atomic_path(out_dir / "train_metrics.json") as tmp:
         tmp.write_text(json.dumps(summary, indent=2) + "\n")
-    print(f"registered {tracking.MODEL_NAME} v{version} as challenger (run {summary['run_id']})" if version
-          else f"trained {section or 'train'} (run {summary['run_id']}), not registered")
+    print(f"registered {tracking.MODEL_NAME} v{version} as challenger (run {run.info.run_id}, {model_uri})" if version
+          else f"trained {section or 'train'} (run {run.info.run_id}), not registered")
     return summary
 
 

@@ -21,6 +21,7 @@ from components.evaluation import report
 from components.evaluation.methods import evaluation_methods
 from components.evaluation.protocol import (BASELINES, Protocol, TestSet, build_dictionaries, evaluation_record,
                                             load_test_set, paired_differences, score, summarise)
+from components.registry.export import model_sha256
 from components.sampling.rotate import Rotator
 
 AXIS_ANGLES = [-15.0, -7.5, 0.0, 7.5, 15.0]
@@ -50,10 +51,9 @@ class EvaluationInputs:
                    ablation=Path(params["train_no_rhs"]["out"]) / "radrotator", cyclegan=Path(params["cyclegan"]["out"]),
                    real_rotations=tuple(tuple(map(float, r)) for r in params["evaluate"].get("real_rotations", ())))
 
-    def model_run_id(self) -> str | None:
-        """The MLflow run that trained the model folder (None for a model exported elsewhere)."""
-        config = self.model / "config.json"
-        return json.loads(config.read_text()).get("mlflow_run_id") if config.exists() else None
+    def model_id(self) -> str:
+        """The evaluated model's identity: its weights' sha256."""
+        return model_sha256(self.model)
 
 
 def load_rotator(folder: Path) -> tuple[Rotator, dict]:
@@ -117,7 +117,7 @@ def real_radiograph_rows(path: Path, rotator: Rotator, protocol: Protocol, regre
     return pd.DataFrame(rows)
 
 
-def evaluate_model(inputs: EvaluationInputs, protocol: Protocol, drr: DRRConfig, model_run_id: str | None,
+def evaluate_model(inputs: EvaluationInputs, protocol: Protocol, drr: DRRConfig, model_id: str | None,
                    progress=print) -> dict:
     """Score the model, its ablations and the baselines on the test fold; write the reports."""
     rotator, model_config = load_rotator(inputs.model)
@@ -136,7 +136,7 @@ def evaluate_model(inputs: EvaluationInputs, protocol: Protocol, drr: DRRConfig,
     differences = {f"model - {b}": paired_differences(rows, "model", b, protocol) for b in BASELINES}
     if ablation is not None:
         differences["model - model_no_rhs"] = paired_differences(rows, "model", "model_no_rhs", protocol)
-    record = evaluation_record(test, protocol, inputs.regressor, model_run_id)
+    record = evaluation_record(test, protocol, inputs.regressor, model_id)
     floor = summary.get("drr", {}).get("true_target", {}).get("all", {}).get("rotation_error_deg", float("nan"))
     header = [f"Test fold {inputs.test_fold}: {len(set(test.patients.values()))} patients, {len(test.patients)} CTs; "
               f"{protocol.pairs_per_bin} pairs per bin (max |V| over the axes), the same pairs in both domains.",
@@ -159,5 +159,5 @@ def evaluate_model(inputs: EvaluationInputs, protocol: Protocol, drr: DRRConfig,
                               inputs.out / "figures" / f"examples_{domain}.png")
     model_rows, truth_rows = axes_rows(rotator, test, inputs.pool, manifest, drr, protocol)
     report.axes_figure(model_rows, truth_rows, AXIS_ANGLES, inputs.out / "figures" / "axes.png",
-                       f"model ({model_config.get('mlflow_run_id', 'local')[:8]})")
+                       f"model {(model_id or 'local')[:8]}")
     return metrics

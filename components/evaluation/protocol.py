@@ -151,16 +151,16 @@ def folder_hash(folder: str | Path) -> str | None:
     return cache_key(**{p.name: file_sha256(p) for p in files}) if files else None
 
 
-def evaluation_record(test: TestSet, protocol: Protocol, regressor_dir: str | Path, model_run_id: str | None) -> dict:
+def evaluation_record(test: TestSet, protocol: Protocol, regressor_dir: str | Path, model_id: str | None) -> dict:
     """What an evaluation measured with, and its fingerprints: `test_fingerprint` (test shards,
     protocol, pose regressor: what challenger and champion must share) and `fingerprint`
-    (that plus the evaluated model's run)."""
+    (that plus the evaluated model: its weights' sha256)."""
     record = {"test_shards": shard_hashes(test), "protocol": protocol.to_dict(),
               "pose_regressor": folder_hash(regressor_dir), "test_patients": sorted(set(test.patients.values())),
               "n_pairs": len(test.pairs)}
     record["test_fingerprint"] = cache_key(**record)
-    record["model_run_id"] = model_run_id
-    record["fingerprint"] = cache_key(test=record["test_fingerprint"], model=model_run_id)
+    record["model_sha256"] = model_id
+    record["fingerprint"] = cache_key(test=record["test_fingerprint"], model=model_id)
     return record
 
 

@@ -79,7 +79,7 @@ def markdown(summary: dict, differences: dict, record: dict, header: list[str]) 
                 lines.append(f"| {name} | {b} | " + " | ".join(cells) + " |")
         lines.append("")
     lines += ["## Record", "", f"- fingerprint `{record['fingerprint']}` (test set `{record['test_fingerprint']}`, "
-              f"model run `{record['model_run_id']}`)",
+              f"model `{(record['model_sha256'] or 'none')[:12]}`)",
               f"- test patients: {len(record['test_patients'])}; pairs per domain: {record['n_pairs']}", ""]
     return "\n".join(lines)
 

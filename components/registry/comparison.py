@@ -14,15 +14,15 @@ from components.evaluation.evaluate import EvaluationInputs, regressor_if_traine
 from components.evaluation.protocol import DOMAINS, Protocol, build_dictionaries, evaluation_record
 
 CHECKED = {"test_shards": "the test shards", "protocol": "the protocol", "pose_regressor": "the pose regressor",
-           "model_run_id": "the evaluated model's run"}
+           "model_sha256": "the evaluated model's weights"}
 
 
 class RecordMismatch(ValueError):
     """An evaluation record made from something other than what the gate is asked to compare."""
 
 
-def current_record(inputs: EvaluationInputs, protocol: Protocol, model_run_id: str | None) -> dict:
-    return evaluation_record(evaluation_test_set(inputs, protocol), protocol, inputs.regressor, model_run_id)
+def current_record(inputs: EvaluationInputs, protocol: Protocol, model_id: str | None) -> dict:
+    return evaluation_record(evaluation_test_set(inputs, protocol), protocol, inputs.regressor, model_id)
 
 
 def verify_record(record: dict, current: dict, where: str) -> None:

@@ -54,6 +54,17 @@ def export_model(model: torch.nn.Module, unet: UNetConfig, out_dir: str | Path, 
     return out_dir
 
 
+def model_sha256(folder: str | Path) -> str:
+    """The model's identity: the sha256 of its weights. A pipeline output names its model by
+    this, not by an MLflow run id, so that a rerun from the same data and code reproduces it."""
+    from components.fingerprint import file_sha256
+
+    weights = Path(folder) / WEIGHTS
+    if not weights.exists():
+        raise FileNotFoundError(f"{folder}: not a RadRotator model (no {WEIGHTS})")
+    return file_sha256(weights)
+
+
 def load_model(folder: str | Path, device: str = "cpu") -> tuple[torch.nn.Module, dict]:
     folder = Path(folder)
     if not (folder / WEIGHTS).exists() or not (folder / CONFIG).exists():

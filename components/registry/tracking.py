@@ -62,6 +62,16 @@ def lineage(project_root: str | Path) -> dict[str, str]:
     return tags
 
 
+MODEL_TAG = "model_sha256"  # on a training run and its registered version: the weights it made
+
+
+def run_for_model(sha256: str) -> str | None:
+    """The latest run (any experiment) that trained the weights `sha256`; None when none did."""
+    runs = mlflow.search_runs(search_all_experiments=True, filter_string=f"tags.{MODEL_TAG} = '{sha256}'",
+                              order_by=["attributes.start_time DESC"], max_results=1, output_format="list")
+    return runs[0].info.run_id if runs else None
+
+
 def log_and_register(model_dir: str | Path, alias: str = "challenger") -> tuple[str, str]:
     """Log the exported model as a pyfunc in the active run, register it, set `alias`."""
     from components.registry.pyfunc import SIGNATURE
@@ -72,6 +82,10 @@ def log_and_register(model_dir: str | Path, alias: str = "challenger") -> tuple[
     info = mlflow.pyfunc.log_model(name="model", python_model=str(entry),
                                    artifacts={"model_dir": str(model_dir)}, signature=SIGNATURE,
                                    code_paths=[str(COMPONENTS)], pip_requirements=PIP_REQUIREMENTS)
-    version = mlflow.register_model(info.model_uri, MODEL_NAME)
+    from components.registry.export import model_sha256
+
+    sha = model_sha256(model_dir)
+    mlflow.set_tag(MODEL_TAG, sha)
+    version = mlflow.register_model(info.model_uri, MODEL_NAME, tags={MODEL_TAG: sha})
     MlflowClient().set_registered_model_alias(MODEL_NAME, alias, version.version)
     return info.model_uri, str(version.version)

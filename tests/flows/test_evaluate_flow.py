@@ -100,20 +100,14 @@ def test_ablations_are_scored_beside_the_model_on_the_same_pairs(evaluated, tmp_
 
 def test_the_gate_scores_a_champion_again_when_it_has_no_scores_on_this_test_set(evaluated, tmp_path):
     params_path, params, uri = evaluated
-    first, run_id = register_tiny_model(tmp_path / "models" / "registered", seed=0, image_size=32)
-    (tmp_path / "models" / "radrotator" / "config.json").write_text(json.dumps(
-        {**json.loads((tmp_path / "models" / "radrotator" / "config.json").read_text()), "mlflow_run_id": run_id}))
-    (tmp_path / "models" / "train_metrics.json").write_text(json.dumps({"run_id": run_id, "registered_version": first}))
+    register_tiny_model(tmp_path / "models" / "radrotator", seed=0, image_size=32)  # the challenger
     params["promote"]["out"] = str(tmp_path / "reports" / "promotion.json")
     params_path.write_text(yaml.safe_dump(params))
     evaluate.evaluate(str(params_path))
     assert promote.promote(str(params_path))["decision"] == "promoted"
     params["evaluate"]["seed"] = 1  # another protocol: the champion's scores are from another test
     params_path.write_text(yaml.safe_dump(params))
-    second, run_id = register_tiny_model(tmp_path / "models" / "registered", seed=1, image_size=32)
-    (tmp_path / "models" / "radrotator" / "config.json").write_text(json.dumps(
-        {**json.loads((tmp_path / "models" / "radrotator" / "config.json").read_text()), "mlflow_run_id": run_id}))
-    (tmp_path / "models" / "train_metrics.json").write_text(json.dumps({"run_id": run_id, "registered_version": second}))
+    register_tiny_model(tmp_path / "models" / "radrotator", seed=1, image_size=32)  # the challenger
     evaluate.evaluate(str(params_path))
     record = promote.promote(str(params_path))
     assert record["previous_champion"]["scores_from"] == "scored again on this test set"

@@ -7,16 +7,19 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 import yaml
 
 from components.drr.geometry import Geometry
 from components.drr.render import DRRConfig, render_ct_shard
 from components.evaluation.evaluate import EvaluationInputs, evaluation_test_set
 from components.evaluation.protocol import Protocol, evaluation_record, summarise
+from components.models.unet import UNetConfig, build_unet
 from components.registry.comparison import RecordMismatch
+from components.registry.export import export_model, model_sha256
 from components.registry.promotion import Rule, decide
 from flows import promote
-from tests.conftest import PROJECT_ROOT, register_tiny_model
+from tests.conftest import PROJECT_ROOT, TINY_UNET, register_tiny_model
 
 RULE = Rule(primary="radiograph_style.rotation_error_deg", guards=("drr.ssim",))
 
@@ -88,9 +91,7 @@ def gate(tmp_path, monkeypatch, tiny_pool):
                          for d in ("drr", "radiograph_style") for p in test.pairs])
 
     def submit(seed: int, **shift) -> dict:
-        version, run_id = register_tiny_model(tmp_path / "models" / "radrotator", seed=seed)
-        (tmp_path / "models" / "train_metrics.json").write_text(
-            json.dumps({"run_id": run_id, "registered_version": version}))
+        _, run_id = register_tiny_model(tmp_path / "models" / "radrotator", seed=seed)
         rows = base.copy()
         noise = np.random.default_rng(seed + 100)
         for key, value in shift.items():
@@ -100,7 +101,7 @@ def gate(tmp_path, monkeypatch, tiny_pool):
         for measure in MEASURES:
             rows[measure] += noise.normal(0, 0.01 * MEASURES[measure], len(rows))
         rows.to_csv(tmp_path / "reports" / "pairs.csv", index=False)
-        record = evaluation_record(test, protocol, tmp_path / "pose", run_id)
+        record = evaluation_record(test, protocol, tmp_path / "pose", model_sha256(tmp_path / "models" / "radrotator"))
         (tmp_path / "reports" / "evaluation_record.json").write_text(json.dumps(record))
         metrics = {"fingerprint": record["fingerprint"], "domains": summarise(rows, protocol), "differences": {}}
         (tmp_path / "reports" / "metrics.json").write_text(json.dumps(metrics))
@@ -153,10 +154,18 @@ def test_promote_refuses_a_record_of_other_test_shards(prefect_server, gate):
 
 def test_promote_refuses_what_it_cannot_judge(prefect_server, gate):
     submit, tmp_path = gate
-    (tmp_path / "models" / "train_metrics.json").write_text(json.dumps({"run_id": "x", "registered_version": None}))
-    with pytest.raises(ValueError, match="not registered"):
+    assert submit(0)["decision"] == "promoted"
+    torch.manual_seed(5)  # weights the registry never saw (train.register: false), evaluated all the same
+    config = UNetConfig.from_params({**TINY_UNET, "image_size": 16})
+    export_model(build_unet(config), config, tmp_path / "models" / "radrotator", {})
+    params = yaml.safe_load((tmp_path / "params.yaml").read_text())
+    protocol = Protocol.from_params(params["evaluate"])
+    record = evaluation_record(evaluation_test_set(EvaluationInputs.from_params(params), protocol), protocol,
+                               tmp_path / "pose", model_sha256(tmp_path / "models" / "radrotator"))
+    (tmp_path / "reports" / "evaluation_record.json").write_text(json.dumps(record))
+    with pytest.raises(ValueError, match="not the registry's challenger"):
         promote.promote(str(tmp_path / "params.yaml"))
-    (tmp_path / "models" / "train_metrics.json").write_text(json.dumps({"run_id": "x", "registered_version": "1"}))
+    (tmp_path / "reports" / "promotion.json").unlink()
     (tmp_path / "reports" / "metrics.json").write_text("{not json")
     with pytest.raises(ValueError, match="metrics.json"):
         promote.promote(str(tmp_path / "params.yaml"))
