@@ -123,7 +123,7 @@ def objective(params: dict, cfg: dict, uri: str):
             # An "epoch" is val_every steps: the callback reports (and may prune) once per epoch.
             trainer = make_trainer(train_cfg, logger, [PyTorchLightningPruningCallback(trial, monitor="val/loss")],
                                    limit_train_batches=int(cfg["val_every"]), check_val_every_n_epoch=1,
-                                   enable_checkpointing=False, enable_model_summary=False)
+                                   enable_checkpointing=False)
             try:
                 trainer.fit(module, datamodule=data)
             except optuna.TrialPruned:

@@ -39,7 +39,7 @@ def test_train_registers_a_challenger_that_rotates(prefect_server, tmp_path, tin
     artifacts = {a.path for a in client.list_artifacts(run_id, "validation")}
     assert "validation/source_target_generated.png" in artifacts
     version = client.get_model_version_by_alias("radrotator", "challenger")
-    assert version.run_id == run_id and version.version == "1"
+    assert version.run_id == run_id and str(version.version) == "1"
     assert version.tags[tracking.MODEL_TAG] == summary["model_sha256"]
 
     # A radiograph the pipeline did not make: a 16-bit PNG of another size and aspect.
