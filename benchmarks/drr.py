@@ -10,9 +10,10 @@ from the HU array (materials, averaging down) and render the same poses — and 
 warmed once before timing. Rounds interleave the methods (their order rotates
 each round), so a busy neighbour slows all of them alike; the table reports the
 median seconds and the median of the per-round ratios to the reference, and the
-JSON keeps every round. Peak memory is the peak resident set of a fresh child
-process doing one round of that method, minus that of a child that only loads
-the CT (ru_maxrss), so allocator caches cannot hide it.
+JSON keeps every round. Peak memory is what one round of a method adds to the
+peak resident set of a fresh child process that holds the CT: the kernel's
+high-water mark is reset once the CT is loaded, so neither the load's own peak
+nor allocator caches of an earlier round can hide it.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import resource
 import subprocess
 import sys
 import time
@@ -86,13 +86,17 @@ def run_method(method: str, hu: np.ndarray, origin, geometry: geo.Geometry, pose
 
 
 def child_peak_mb(ct: str, method: str, pixels: int, threads: int) -> float:
-    """Peak RSS (MB) of a fresh process that runs one round of `method` ("load" = only load the CT)."""
-    code = ("import resource, sys, torch; from benchmarks.drr import *; "
-            f"torch.set_num_threads({threads}); hu, origin, _ = pool_ct({ct!r}); "
-            f"m = {method!r}; m == 'load' or run_method(m, hu, origin, geo.Geometry(pixels={pixels}), POSES); "
-            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
+    """Peak resident memory (MB) that one round of `method` adds to a fresh process holding the CT:
+    the kernel's high-water mark (VmHWM) is reset after the CT is loaded (clear_refs 5), so the
+    load's own peak (resampling) does not hide the method's."""
+    code = ("import gc, re, torch; from benchmarks.drr import *; "
+            f"torch.set_num_threads({threads}); hu, origin, _ = pool_ct({ct!r}); gc.collect(); "
+            "kb = lambda key: int(re.search(key + r':\\s+(\\d+)', open('/proc/self/status').read()).group(1)); "
+            "open('/proc/self/clear_refs', 'w').write('5'); before = kb('VmRSS'); "
+            f"run_method({method!r}, hu, origin, geo.Geometry(pixels={pixels}), POSES); "
+            "print(kb('VmHWM') - before)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    return int(done.stdout.strip().splitlines()[-1]) / 1024  # Linux reports KiB
+    return int(done.stdout.strip().splitlines()[-1]) / 1024  # kB
 
 
 def main() -> None:
@@ -117,8 +121,7 @@ def main() -> None:
             run_method(m, hu, origin, geometry, POSES)
             seconds[m].append(time.perf_counter() - start)
     ratios = {m: [ref / s for ref, s in zip(seconds["reference"], seconds[m])] for m in METHODS}
-    baseline = child_peak_mb(ct, "load", args.pixels, args.threads)
-    peak = {m: child_peak_mb(ct, m, args.pixels, args.threads) - baseline for m in METHODS}
+    peak = {m: child_peak_mb(ct, m, args.pixels, args.threads) for m in METHODS}
 
     table = Table(title=f"{len(POSES)} DRRs at {args.pixels}² from a 1 mm CT {hu.shape[::-1]} (x, y, z), "
                         f"{args.threads} threads, {args.rounds} interleaved rounds; volume set-up included")
