@@ -40,7 +40,9 @@ from components.params import load_params
 from components.registry.export import InferenceDefaults, export_model
 from components.sampling.rotate import Rotator
 from components.training.module import RadRotatorModule
-from components.training.trainer import make_trainer, pair_data
+from components.training.trainer import make_trainer
+from flows.sweep import set_dotted
+from flows.train import pair_data, unet_params
 
 VARIANTS = {  # name → overrides of params.yaml `train` (dotted keys)
     "report": {},  # Lion 1e-4, constant: the report's recipe
@@ -51,13 +53,10 @@ BINS = ("5-10", "10-15")
 
 
 def override(cfg: dict, changes: dict) -> dict:
+    """A copy of `cfg` with dotted-key changes (new keys allowed: a variant may add a schedule)."""
     cfg = copy.deepcopy(cfg)
     for key, value in changes.items():
-        *path, leaf = key.split(".")
-        node = cfg
-        for part in path:
-            node = node[part]
-        node[leaf] = value
+        set_dotted(cfg, key, value, create=True)
     return cfg
 
 
@@ -69,10 +68,8 @@ def train_variant(name: str, params: dict, snapshots: list[int], out: Path) -> l
     if all((f / "config.json").exists() for f in folders):
         return folders
     L.seed_everything(int(cfg["seed"]), workers=True)
-    data = pair_data(params["drrs"]["out"], str(Path(params["folds"]["out"]) / "folds.csv"), params["folds"]["train"],
-                     [params["folds"]["val"]], cfg)
-    unet = {**cfg["unet"], "image_size": int(params["drrs"]["geometry"]["pixels"])}
-    module = RadRotatorModule(unet, cfg["optim"], max(snapshots))
+    data = pair_data(params, cfg)
+    module = RadRotatorModule(unet_params(params, cfg), cfg["optim"], max(snapshots))
     inference = InferenceDefaults(**cfg["inference"])
 
     class Snapshots(L.Callback):
