@@ -24,7 +24,7 @@ from components.atomic_write import remove_stale_temporaries, write_csv_atomic
 from components.ct.eligibility import Eligibility
 from components.ct.ingest import MANIFEST_COLUMNS, REJECTED_COLUMNS, IngestResult, ingest_series
 from components.ct.pseudonym import load_salt
-from components.ct.series import discover_sources
+from components.ct.series import discover_sources, skipped_entries
 from components.params import load_params
 from flows.stage import stage_main
 from components.validation.pool_manifest import validate_manifest
@@ -34,7 +34,7 @@ class EmptyPool(Exception):
     """No series was eligible."""
 
 
-@task(name="ingest-series", cache_policy=NO_CACHE, task_run_name="ingest {path.name}")
+@task(name="ingest-series", cache_policy=NO_CACHE)  # no file name in Prefect's database: names can carry PHI
 def ingest(path: Path, root: Path, out_ct: Path, rules: Eligibility, spacing_mm: float, salt: str,
            metal_hu: float, metal_min_voxels: int, patient_pattern: str | None) -> IngestResult:
     return ingest_series(path, root, out_ct, rules, spacing_mm, salt, metal_hu, metal_min_voxels, patient_pattern)
@@ -46,13 +46,14 @@ def ct_pool(src: str, out: str, salt_file: str, spacing_mm: float, eligibility: 
     """Build `out/` (ct/, manifest.csv, rejected.csv) from the series under `src`."""
     src_dir, out_dir = Path(src), Path(out)
     out_ct = out_dir / "ct"
+    sources = discover_sources(src_dir)  # a missing source folder is named before the salt is read
+    salt = load_salt(salt_file)
     out_ct.mkdir(parents=True, exist_ok=True)
     if stale := remove_stale_temporaries(out_ct):
         print(f"removed {stale} partial file(s) left by an interrupted run")
     rules = Eligibility.from_params(eligibility)
-    salt = load_salt(salt_file)
-    sources = discover_sources(src_dir)
-    print(f"{len(sources)} candidate series under {src_dir}")
+    skipped = skipped_entries(src_dir)
+    print(f"{len(sources)} candidate series, {len(skipped)} hidden or linked entries skipped")
 
     futures = ingest.map(sources, unmapped(src_dir), unmapped(out_ct), unmapped(rules),
                          unmapped(spacing_mm), unmapped(salt), unmapped(metal_hu),
@@ -66,13 +67,17 @@ def ct_pool(src: str, out: str, salt_file: str, spacing_mm: float, eligibility: 
             results.append(result)
             bar.advance(job)
             update_progress_artifact(artifact, 100.0 * len(results) / max(1, len(sources)))
-            print(f"[{len(results)}/{len(sources)}] {result.source}: "
-                  + ("accepted" if result.accepted else f"rejected ({result.reason})"))
+            # Source names go to the console and rejected.csv only; Prefect's log gets the pseudonym.
+            bar.console.print(f"{result.source}: " + ("accepted" if result.accepted else f"rejected ({result.reason})"))
+            print(f"[{len(results)}/{len(sources)}] " + (f"accepted as {result.row['ct_id']}" if result.accepted
+                                                       else "rejected (reason in rejected.csv)"))
 
-    results.sort(key=lambda r: r.source)
+    results = drop_duplicates(sorted(results, key=lambda r: r.source))
     manifest = pd.DataFrame([r.row for r in results if r.accepted], columns=MANIFEST_COLUMNS)
-    rejected = pd.DataFrame([(r.source, r.reason) for r in results if not r.accepted],
+    rejected = pd.DataFrame([(r.source, r.reason) for r in results if not r.accepted]
+                            + [(str(path.relative_to(src_dir)), why) for path, why in skipped],
                             columns=REJECTED_COLUMNS)
+    rejected["source"] = rejected["source"].map(spreadsheet_safe)
     write_csv_atomic(rejected, out_dir / "rejected.csv")
     if manifest.empty:  # before anything of the existing pool is touched
         raise EmptyPool(f"{src_dir}: no eligible CT series: every one of {len(sources)} was rejected "
@@ -86,6 +91,25 @@ def ct_pool(src: str, out: str, salt_file: str, spacing_mm: float, eligibility: 
     print(f"pool: {summary['accepted']} volumes from {summary['patients']} patients; "
           f"{summary['rejected']} series rejected")
     return summary
+
+
+def drop_duplicates(results: list[IngestResult]) -> list[IngestResult]:
+    """Policy: of series with identical voxels and grid (a copied folder, a second export), the
+    first in source order is kept; each later one is rejected, naming the one kept."""
+    first: dict[str, str] = {}
+    out = []
+    for r in results:
+        if r.accepted and r.content in first:
+            r = IngestResult(r.source, reason=f"duplicate of {first[r.content]} (identical voxels), not ingested twice")
+        elif r.accepted:
+            first[r.content] = r.source
+        out.append(r)
+    return out
+
+
+def spreadsheet_safe(text: str) -> str:
+    """A file name that a spreadsheet would run as a formula (=, +, -, @ first) is quoted."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 def run(params_path: str = "params.yaml", src: str | None = None, out: str | None = None,

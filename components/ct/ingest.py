@@ -1,12 +1,14 @@
 """One series in, one pool volume (or one rejection) out.
 
-Only values computed here reach the outputs: pseudonymous ids, the acquisition
-date, site, geometry and summary statistics. No header is copied, so names,
+Only values computed here reach the outputs: pseudonymous ids (patient, series and
+site: an institution's name can identify a rare patient), the acquisition date,
+geometry and summary statistics. No header is copied, so names,
 birth dates and UIDs cannot leak into the pool.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +36,7 @@ class IngestResult:
     source: str
     row: dict | None = None  # a manifest row when accepted
     reason: str | None = None  # why not, when rejected
+    content: str | None = None  # sha256 of the pool volume's voxels and grid: finds copies of a series
 
     @property
     def accepted(self) -> bool:
@@ -73,11 +76,14 @@ def ingest_series(path: str | Path, root: str | Path, out_dir: str | Path, rules
         sitk.WriteImage(resampled, str(tmp), useCompression=True)
         _verify_written(tmp, resampled)
     values = sitk.GetArrayViewFromImage(resampled)
+    content = hashlib.sha256(np.ascontiguousarray(values).tobytes()
+                             + repr((resampled.GetOrigin(), resampled.GetSpacing())).encode()).hexdigest()
     spacing = image.GetSpacing()
     row = dict(
         ct_id=ct_id, patient_id=patient_id,
         acquisition_date=meta.acquisition_date.isoformat() if meta.acquisition_date else None,
-        site=meta.site, source_format=meta.source_format, n_slices=image.GetSize()[2],
+        site=pseudonym(salt, "site", meta.site, prefix="S") if meta.site != "unknown" else "unknown",
+        source_format=meta.source_format, n_slices=image.GetSize()[2],
         slice_thickness_mm=round(slice_thickness_mm(image, meta), 4),
         orig_spacing_x_mm=round(spacing[0], 4), orig_spacing_y_mm=round(spacing[1], 4),
         orig_spacing_z_mm=round(spacing[2], 4), z_extent_mm=round(float(physical_extent_mm(image)[2]), 1),
@@ -89,7 +95,7 @@ def ingest_series(path: str | Path, root: str | Path, out_dir: str | Path, rules
         has_metal=bool((values >= metal_hu).sum() >= metal_min_voxels),
         path=f"ct/{out.name}",
     )
-    return IngestResult(source, row=row)
+    return IngestResult(source, row=row, content=content)
 
 
 def read_ct_volume(path: str | Path, spacing_mm: float, rules: Eligibility = Eligibility()) -> tuple[sitk.Image, list[str]]:

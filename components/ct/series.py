@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import re
 import zlib
 from dataclasses import dataclass, field
@@ -65,23 +66,39 @@ def nifti_stem(path: Path) -> str:
 def discover_sources(root: str | Path) -> list[Path]:
     """Every candidate series under `root`, sorted: NIfTI files, DICOM folders, empty folders.
 
-    An empty folder is returned too, so that it is reported rather than silently skipped.
+    An empty folder is returned too, so that it is reported rather than silently skipped; so
+    are hidden entries and symbolic links (see `skipped_entries`), which are never followed.
     """
-    root = Path(root)
+    return sorted(source for source, _ in _walk(Path(root)) if source is not None)
+
+
+def skipped_entries(root: str | Path) -> list[tuple[Path, str]]:
+    """(path, why) for what discovery does not ingest: hidden files and folders (the reason to
+    rename them), and symbolic links (policy: the source tree is what was exported; a link can
+    reach data outside it, or itself, and would ingest one series twice)."""
+    return sorted(skip for _, skip in _walk(Path(root)) if skip is not None)
+
+
+def _walk(root: Path):
+    """(source, None) for each candidate and (None, (path, why)) for each skipped entry."""
     if not root.is_dir():
         raise FileNotFoundError(f"{root}: no such folder of CT series")
-    sources = []
-    for folder in sorted([root, *(p for p in root.rglob("*") if p.is_dir())]):
-        if any(part.startswith(".") for part in folder.relative_to(root).parts):
-            continue  # hidden: .dvc, temporaries
-        entries = [p for p in folder.iterdir() if not p.name.startswith(".")]
-        files = [p for p in entries if p.is_file()]
+    for folder, dirs, names in os.walk(root, followlinks=False):
+        folder = Path(folder)
+        for name in [*dirs, *names]:
+            path = folder / name
+            if path.is_symlink():
+                yield None, (path, "symbolic link, not followed (copy the series into the source folder)")
+            elif name.startswith("."):
+                yield None, (path, "hidden, skipped (rename it without the leading dot to ingest it)")
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not (folder / d).is_symlink())
+        files = [folder / n for n in names if not n.startswith(".") and not (folder / n).is_symlink()]
         niftis = [p for p in files if is_nifti(p)]
         others = [p for p in files if not is_nifti(p) and not p.name.endswith(IGNORED_SUFFIXES)]
-        sources.extend(sorted(niftis))
-        if others or (not entries and folder != root):
-            sources.append(folder)
-    return sources
+        for nifti in niftis:
+            yield nifti, None
+        if others or (not names and not dirs and folder != root):
+            yield folder, None
 
 
 def parse_date(value: str | None) -> dt.date | None:
@@ -186,20 +203,23 @@ def _read_dicom_folder(folder: Path, patient_pattern: str | None = None) -> tupl
         raise SeriesError(f"{len(left_out)} of {len(dicoms)} DICOM files unreadable or not in the "
                           f"series (corrupt or truncated? e.g. {left_out[0]}): slices would be missing")
     try:
+        header = dicom.read_header(names[0])
+    except Exception as err:
+        raise SeriesError(f"unreadable DICOM header (corrupt or truncated file): {_first_line(err)}") from None
+    if header.get("Modality") not in (None, "CT"):  # before geometry: a radiograph has no slice positions
+        raise SeriesError(f"not a CT series: modality is {header['Modality']}")
+    try:
         gap = dicom.slice_gap_error(names)
     except Exception as err:
         raise SeriesError(f"unreadable DICOM series (corrupt or truncated file): {_first_line(err)}") from None
     if gap:
         raise SeriesError(gap)
     try:
-        header = dicom.read_header(names[0])
         reader = sitk.ImageSeriesReader()
         reader.SetFileNames(names)
         image = reader.Execute()
     except Exception as err:  # pydicom and GDCM raise many kinds on broken files
         raise SeriesError(f"unreadable DICOM series (corrupt or truncated file): {_first_line(err)}") from None
-    if header.get("Modality") not in (None, "CT"):
-        raise SeriesError(f"modality is {header['Modality']}, not CT")
     date = parse_date(header["AcquisitionDate"] or header["SeriesDate"] or header["StudyDate"])
     patient, patient_from = ((header["PatientID"], "header") if header["PatientID"]
                              else patient_from_name(folder.name, patient_pattern))

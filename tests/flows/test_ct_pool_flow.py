@@ -17,8 +17,8 @@ from tests.conftest import SALT, tiny_ct, write_nifti
 def mixed_source(tmp_path):
     src = tmp_path / "incoming"
     write_nifti(src / "good_a.nii.gz", tiny_ct(), meta={"PatientID": "A"})
-    write_nifti(src / "nested" / "good_b.nii", tiny_ct(), meta={"PatientID": "B"})
-    dicom.write_series(tiny_ct(), (10.0, 10.0, 1.5), (0, 0, 0), src / "good_dicom",
+    write_nifti(src / "nested" / "good_b.nii", tiny_ct(body_hu=45.0), meta={"PatientID": "B"})
+    dicom.write_series(tiny_ct(body_hu=50.0), (10.0, 10.0, 1.5), (0, 0, 0), src / "good_dicom",
                        {"PatientID": "A", "PatientName": "Doe^Jane", "AcquisitionDate": "20160101"})
     cut = write_nifti(src / "truncated.nii.gz", tiny_ct())
     cut.write_bytes(cut.read_bytes()[:500])
@@ -86,3 +86,51 @@ def test_missing_salt_is_a_clear_error(prefect_server, tmp_path, pool_params, mo
     with pytest.raises(FileNotFoundError, match="radrotator new-salt"):
         ct_pool.run(str(pool_params), src=str(src), out=str(tmp_path / "pool"),
                     salt_file=str(src / "id_salt.txt"))
+
+
+def test_missing_source_folder_is_named_before_the_salt(prefect_server, tmp_path, pool_params, monkeypatch):
+    monkeypatch.delenv("RADROTATOR_ID_SALT", raising=False)
+    with pytest.raises(FileNotFoundError, match="no such folder of CT series"):
+        ct_pool.run(str(pool_params), src=str(tmp_path / "absent"), out=str(tmp_path / "pool"),
+                    salt_file=str(tmp_path / "absent" / "id_salt.txt"))
+    assert not (tmp_path / "pool").exists()
+
+
+def test_an_empty_source_leaves_an_existing_pool_whole(prefect_server, mixed_source, tmp_path, pool_params):
+    out = tmp_path / "pool"
+    salt = str(mixed_source / "id_salt.txt")
+    ct_pool.run(str(pool_params), src=str(mixed_source), out=str(out), salt_file=salt)
+    before = {p.name: p.read_bytes() for p in (out / "ct").iterdir()} | {"manifest": (out / "manifest.csv").read_bytes()}
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ct_pool.EmptyPool):
+        ct_pool.run(str(pool_params), src=str(tmp_path / "empty"), out=str(out), salt_file=salt)
+    after = {p.name: p.read_bytes() for p in (out / "ct").iterdir()} | {"manifest": (out / "manifest.csv").read_bytes()}
+    assert after == before
+
+
+def test_copies_links_hidden_files_radiographs_and_formula_names_are_reported(prefect_server, mixed_source,
+                                                                              tmp_path, pool_params):
+    """The campaign's data-manager cases: each ends as one line in rejected.csv, none ingested twice."""
+    import shutil
+
+    from tests.sampling.test_radiograph_io import write_dicom
+
+    shutil.copytree(mixed_source / "good_dicom", mixed_source / "good_dicom_copy")
+    (mixed_source / "loop").symlink_to(mixed_source)  # a self-referencing link
+    (mixed_source / "link_b.nii").symlink_to(mixed_source / "nested" / "good_b.nii")
+    write_nifti(mixed_source / ".hidden_c.nii.gz", tiny_ct(body_hu=55.0), meta={"PatientID": "C"})
+    write_nifti(mixed_source / "=HYPERLINK(1).nii.gz", tiny_ct((70, 32, 32)), spacing=(10.0, 10.0, 3.0))
+    (mixed_source / "dx").mkdir()
+    write_dicom(mixed_source / "dx" / "chest.dcm", np.zeros((16, 16), np.uint16) + 7)
+    out = tmp_path / "pool"
+    summary = ct_pool.run(str(pool_params), src=str(mixed_source), out=str(out),
+                          salt_file=str(mixed_source / "id_salt.txt"))
+    assert summary["accepted"] == 3  # the copy, the links and the hidden file add nothing
+    rejected = pd.read_csv(out / "rejected.csv").set_index("source")["reason"]
+    assert rejected["good_dicom_copy"].startswith("duplicate of good_dicom")
+    assert "symbolic link" in rejected["loop"] and "symbolic link" in rejected["link_b.nii"]
+    assert "hidden" in rejected[".hidden_c.nii.gz"]
+    assert rejected["dx"] == "not a CT series: modality is DX"
+    assert "'=HYPERLINK(1).nii.gz" in rejected.index  # quoted: a spreadsheet shows it, never runs it
+    sites = set(pd.read_csv(out / "manifest.csv")["site"])
+    assert all(site == "unknown" or site.startswith("S") and len(site) == 13 for site in sites)
