@@ -81,6 +81,16 @@ def drr(args) -> int:
     from components.drr.projector import TorchProjector
     from components.drr.render import DRRConfig, volume_from_image
 
+    from components.sampling import requests
+
+    try:
+        requests.check_angles([args.angles], allow_extrapolation=True)
+        if args.pixels is not None and not 8 <= args.pixels <= 2048:
+            raise requests.BadRequest(f"--pixels = {args.pixels} is out of range: 8 to 2048")
+        requests.check_output(args.out, [args.ct], (".png",))
+    except requests.BadRequest as err:
+        print(f"drr failed: {err}", file=sys.stderr)
+        return 1
     params = load_params(args.params)
     config = DRRConfig.from_params(params["drrs"])
     if args.pixels:
@@ -132,25 +142,28 @@ def _rotator(args):
 
 
 def rotate(args) -> int:
+    from components.sampling import requests
     from components.sampling.radiograph_io import read_radiograph, write_image
-    from components.sampling.rotate import AngleOutOfRange
 
-    if len(args.angles) % 3:
-        print("--angles takes triples: X Y Z [X Y Z ...]", file=sys.stderr)
-        return 2
-    triples = [args.angles[i:i + 3] for i in range(0, len(args.angles), 3)]
-    try:
+    try:  # everything a user typed is checked before the model loads (seconds) or the sampler runs
+        if len(args.angles) % 3:
+            raise requests.BadRequest("--angles takes triples: X Y Z [X Y Z ...]")
+        triples = requests.check_angles([args.angles[i:i + 3] for i in range(0, len(args.angles), 3)],
+                                        args.allow_extrapolation)
+        steps, guidance = requests.check_steps(args.steps), requests.check_guidance(args.guidance)
+        out = requests.check_output(args.out, [args.image], requests.IMAGE_SUFFIXES)
+        paths = [out] if len(triples) == 1 else [out.with_name(
+            f"{out.stem}_x{t[0]:+g}_y{t[1]:+g}_z{t[2]:+g}{out.suffix}") for t in triples]
+        for path in paths:
+            requests.check_output(path, [args.image], requests.IMAGE_SUFFIXES)
         image = read_radiograph(args.image)
         rotator = _rotator(args)
-        views = rotator.rotate(image.pixels, triples, steps=args.steps, guidance=args.guidance, seed=args.seed,
+        views = rotator.rotate(image.pixels, triples, steps=steps, guidance=guidance, seed=args.seed,
                                allow_extrapolation=args.allow_extrapolation, progress=True)
-    except (AngleOutOfRange, ValueError, FileNotFoundError, LookupError) as err:
+    except (ValueError, FileNotFoundError, LookupError) as err:
         print(f"rotate failed: {err}", file=sys.stderr)
         return 1
-    out = Path(args.out)
-    for k, (triple, view) in enumerate(zip(triples, views)):
-        path = out if len(views) == 1 else out.with_name(
-            f"{out.stem}_x{triple[0]:+g}_y{triple[1]:+g}_z{triple[2]:+g}{out.suffix}")
+    for path, view in zip(paths, views):
         write_image(path, view, image.bit_depth)
         print(f"wrote {path}")
     return 0
@@ -159,22 +172,31 @@ def rotate(args) -> int:
 def video(args) -> int:
     from rich.progress import Progress
 
+    from components.sampling import requests
     from components.sampling.radiograph_io import read_radiograph
-    from components.sampling.rotate import AngleOutOfRange
     from components.sampling.video import write_video
 
     try:
+        k = "xyz".index(args.axis)
+        requests.check_angles([[v if i == k else 0.0 for i in range(3)] for v in args.range],
+                              args.allow_extrapolation)
+        for name, value, top in (("--frames", args.frames, 10000), ("--fps", args.fps, 120),
+                                 ("--batch", args.batch, 1024)):
+            if not 1 <= value <= top:
+                raise requests.BadRequest(f"{name} = {value} is out of range: 1 to {top}")
+        steps, guidance = requests.check_steps(args.steps), requests.check_guidance(args.guidance)
+        out = requests.check_output(args.out, [args.image], requests.VIDEO_SUFFIXES)
         image = read_radiograph(args.image)
         rotator = _rotator(args)
         frames = rotator.sweep(image.pixels, args.axis, args.range[0], args.range[1], args.frames, args.batch,
-                               args.steps, args.guidance, args.seed, args.allow_extrapolation)
+                               steps, guidance, args.seed, args.allow_extrapolation)
         with Progress() as bar:
             job = bar.add_task(f"rotating about {args.axis}", total=args.frames)
-            count = write_video(args.out, frames, args.fps, on_frame=lambda: bar.advance(job))
-    except (AngleOutOfRange, ValueError, FileNotFoundError, LookupError) as err:
-        print(f"video failed: {err}", file=sys.stderr)
+            count = write_video(out, frames, args.fps, on_frame=lambda: bar.advance(job))
+    except (ValueError, FileNotFoundError, LookupError, OSError) as err:
+        print(f"video failed: {err}".splitlines()[0], file=sys.stderr)  # ffmpeg appends its command line
         return 1
-    print(f"wrote {args.out}: {count} frames at {args.fps} fps")
+    print(f"wrote {out}: {count} frames at {args.fps} fps")
     return 0
 
 

@@ -46,7 +46,7 @@ def render(ct_path: str, ct_id: str, out_dir: str, config: DRRConfig) -> ShardRe
 
 
 @flow(name="drrs", log_prints=True)
-def drrs(pool: str, out: str, config: DRRConfig, sheet_cts: int = 4, sheet_poses: list | None = None, validate_sample: int = 8) -> dict:
+def drrs(pool: str, out: str, config: DRRConfig, sheet_cts: int = 4, sheet_poses: list | None = None) -> dict:
     pool_dir, out_dir = Path(pool), Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
     if stale := remove_stale_temporaries(out_dir):
@@ -73,16 +73,15 @@ def drrs(pool: str, out: str, config: DRRConfig, sheet_cts: int = 4, sheet_poses
                            "n_drrs": r.n_drrs, "height": pixels, "width": pixels, "backend": config.backend,
                            "cache_key": Shard(r.path).meta["cache_key"], "sha256": file_sha256(r.path)} for r in sorted(results, key=lambda r: r.ct_id)],
                          columns=INDEX_COLUMNS)
-    rng = np.random.default_rng(config.seed)
-    sample = rng.choice(len(index), size=min(validate_sample, len(index)), replace=False)
-    shards = [Shard(out_dir / index["path"].iloc[i]) for i in sorted(sample)]
-    for shard in shards:  # index rows must describe the shards they point to
-        row = index[index["ct_id"] == shard.meta["ct_id"]].iloc[0]
-        row_n, row_h = int(row["n_drrs"]), int(row["height"])
-        if len(shard) != row_n or shard.images.shape[1] != row_h:
-            raise ValueError(f"{shard.path}: {len(shard)} DRRs of {shard.images.shape[1:]} px, index says "
-                             f"{row_n} of {row_h} px")
-    validate_drrs(index, shards, list(manifest["ct_id"]), config.drrs_per_ct, pixels, where=str(out_dir))
+    def checked_shards():  # every shard, one at a time: a damaged or blank one anywhere fails the stage
+        for _, row in index.iterrows():
+            shard = Shard(out_dir / row["path"])
+            if len(shard) != int(row["n_drrs"]) or shard.pixels.shape[1] != int(row["height"]):
+                raise ValueError(f"{shard.path}: {len(shard)} DRRs of {shard.pixels.shape[1:]} px, index says "
+                                 f"{row['n_drrs']} of {row['height']} px")
+            yield shard
+
+    validate_drrs(index, checked_shards(), list(manifest["ct_id"]), config.drrs_per_ct, pixels, where=str(out_dir))
     write_csv_atomic(index, out_dir / "index.csv")
     write_contact_sheet(pool_dir, manifest, out_dir / "contact_sheet.png", config, sheet_cts, sheet_poses)
     summary = {"cts": len(index), "drrs": int(index["n_drrs"].sum()),
@@ -127,8 +126,7 @@ def run(params_path: str = "params.yaml", **overrides) -> dict:
     sheet = cfg.get("contact_sheet", {})
     return drrs.with_options(task_runner=task_runner(cfg))(
         pool=params["ct_pool"]["out"], out=cfg["out"], config=DRRConfig.from_params(cfg),
-        sheet_cts=int(sheet.get("n_ct", 4)), sheet_poses=sheet.get("poses"),
-        validate_sample=int(cfg["validate_sample"]))
+        sheet_cts=int(sheet.get("n_ct", 4)), sheet_poses=sheet.get("poses"))
 
 
 def main(argv: list[str] | None = None) -> int:

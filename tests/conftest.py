@@ -111,7 +111,7 @@ def small_params(tmp_path, pool: Path, **drrs) -> Path:
     params = yaml.safe_load((PROJECT_ROOT / "params.yaml").read_text())
     params["ct_pool"]["out"] = str(pool)
     params["drrs"].update({"out": str(tmp_path / "drrs"), "drrs_per_ct": 5, "volume_spacing_mm": 4.0,
-                           "validate_sample": 8, "contact_sheet": {"n_ct": 2, "poses": [[0, 0, 0], [15, 0, 0]]}})
+                           "contact_sheet": {"n_ct": 2, "poses": [[0, 0, 0], [15, 0, 0]]}})
     params["drrs"]["geometry"]["pixels"] = 16
     params["drrs"].update(drrs)
     params["folds"]["out"] = str(tmp_path / "folds")

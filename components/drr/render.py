@@ -8,6 +8,8 @@ change the projector's code and every shard is.
 
 from __future__ import annotations
 
+import gzip
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -70,12 +72,30 @@ class ShardResult:
 
 
 def load_volume(path: str | Path, config: DRRConfig, device: str = "cpu") -> DensityVolume:
-    """A pool volume (isotropic, identity direction) as per-material densities."""
+    """A pool volume (isotropic, identity direction) as per-material densities; a damaged file is
+    refused with its name (ITK would read a truncated one with its missing slices zero-filled)."""
+    check_gzip_intact(path)
     image = sitk.ReadImage(str(path))
     spacing = image.GetSpacing()
     if not np.allclose(spacing, spacing[0]) or not np.allclose(image.GetDirection(), np.eye(3).ravel()):
         raise ValueError(f"{path}: not a pool volume (isotropic spacing, LPS identity direction expected)")
     return volume_from_image(image, config, device)
+
+
+def check_gzip_intact(path: str | Path) -> None:
+    """Read a .gz file to its end: gzip's CRC-32 and length trailer catch truncation and flipped bits."""
+    path = Path(path)
+    if not path.name.endswith(".gz"):
+        return
+    try:
+        with gzip.open(path, "rb") as fh:
+            while fh.read(1 << 24):
+                pass
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: no such pool volume") from None
+    except (OSError, EOFError, zlib.error) as err:
+        raise ValueError(f"{path}: damaged pool volume ({type(err).__name__}: {err}); run the ct_pool "
+                         "stage again to rewrite it") from None
 
 
 def volume_from_image(image: sitk.Image, config: DRRConfig, device: str = "cpu") -> DensityVolume:

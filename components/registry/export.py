@@ -1,6 +1,7 @@
 """The model folder: EMA weights (safetensors, no pickle) + config.json, saved and restored together.
 
-config.json holds the U-Net (`unet`, its `image_size` the DRRs' size), the noise
+config.json holds the sha256 of the weights (checked on every load: a flipped byte
+is refused, not sampled from), the U-Net (`unet`, its `image_size` the DRRs' size), the noise
 schedule (`scheduler`: what the model was trained on and samples with) and the
 inference defaults (`inference`: steps, guidance), as diffusers' save_pretrained
 keeps a pipeline's parts together; tools read the defaults from here, so a model
@@ -46,8 +47,10 @@ def export_model(model: torch.nn.Module, unet: UNetConfig, out_dir: str | Path, 
         state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
         save_file(state, str(tmp / WEIGHTS))
         config = {"unet": unet.to_dict(), "scheduler": scheduler_config(timesteps),
-                  "inference": inference.to_dict(), **extra}
+                  "inference": inference.to_dict(), **extra, "weights_sha256": model_sha256(tmp)}
         (tmp / CONFIG).write_text(json.dumps(config, indent=2) + "\n")
+        for part in (WEIGHTS, CONFIG):  # readable by a serving account (safetensors writes 0600)
+            (tmp / part).chmod(0o644)
         load_model(tmp)  # what was written must load and run
         if out_dir.exists():
             shutil.rmtree(out_dir)
@@ -69,10 +72,20 @@ def load_model(folder: str | Path, device: str = "cpu") -> tuple[torch.nn.Module
     folder = Path(folder)
     if not (folder / WEIGHTS).exists() or not (folder / CONFIG).exists():
         raise FileNotFoundError(f"{folder}: not a RadRotator model (needs {WEIGHTS} and {CONFIG})")
-    config = json.loads((folder / CONFIG).read_text())
+    try:
+        config = json.loads((folder / CONFIG).read_text())
+    except ValueError as err:
+        raise ValueError(f"{folder / CONFIG}: not readable JSON ({err})") from None
+    expected = config.get("weights_sha256")
+    if expected is not None and model_sha256(folder) != expected:
+        raise ValueError(f"{folder / WEIGHTS}: does not match the weights_sha256 in {CONFIG} (corrupt or "
+                         "replaced); export the model again")
     unet = UNetConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in config["unet"].items()})
     model = build_unet(unet)
-    model.load_state_dict(load_file(str(folder / WEIGHTS), device="cpu"))
+    try:
+        model.load_state_dict(load_file(str(folder / WEIGHTS), device="cpu"))
+    except Exception as err:  # safetensors says "incomplete metadata" without naming the file
+        raise ValueError(f"{folder / WEIGHTS}: unreadable weights ({type(err).__name__}: {err})") from None
     model = model.to(device).eval()
     size = unet.image_size
     with torch.no_grad():

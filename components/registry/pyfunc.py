@@ -1,20 +1,31 @@
 """RadRotator as an MLflow pyfunc model: image + angles → rotated image.
 
-Input: a DataFrame with `image` (base64 PNG/JPEG) and `angle_x`, `angle_y`,
-`angle_z` (degrees); params `steps`, `guidance`, `seed`. Output: a DataFrame with
-`image` (base64 PNG). Weights load from safetensors, never by unpickling.
+Input: a DataFrame with `image` (base64 PNG/JPEG/TIFF or DICOM) and `angle_x`,
+`angle_y`, `angle_z` (degrees); params `steps`, `guidance`, `seed`. Output: a
+DataFrame with `image` (base64 PNG in the input's bit depth). Weights load from
+safetensors, never by unpickling.
+
+Serving is bounded: every value is checked before any work (a bad one is a 400
+with one line), one request is denoised at a time with a fixed thread count
+(concurrent requests on a few cores thrash), at most `RADROTATOR_MAX_QUEUE`
+wait behind it, and one that cannot start within `RADROTATOR_DEADLINE_S` is
+answered 503 "busy" instead of running into the server's 504 time-out.
 """
 
 from __future__ import annotations
 
 import base64
-import io
+import binascii
+import contextlib
+import os
+import threading
+import time
 
-import imageio.v3 as iio
 import mlflow
-import numpy as np
 import pandas as pd
+from mlflow.exceptions import MlflowException
 from mlflow.models import ModelSignature
+from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE, TEMPORARILY_UNAVAILABLE
 from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema
 
 SIGNATURE = ModelSignature(
@@ -23,34 +34,119 @@ SIGNATURE = ModelSignature(
     outputs=Schema([ColSpec("string", "image")]),
     params=ParamSchema([ParamSpec("steps", "long", 25), ParamSpec("guidance", "double", 4.0),
                         ParamSpec("seed", "long", 0)]))
+MAX_ROWS = 8  # images per request: keeps one request well inside the server's time-out
+MAX_REQUEST_STEPS = 200  # the report's DDIM-200; more is never needed and would hold the queue
 
 
-def encode_png(image01: np.ndarray) -> str:
-    buffer = io.BytesIO()
-    iio.imwrite(buffer, np.rint(np.clip(image01, 0, 1) * 255).astype(np.uint8), extension=".png")
-    return base64.b64encode(buffer.getvalue()).decode()
+class Refused(MlflowException):
+    """A request answered with a status and one line, no stack trace.
+
+    MLflow's scoring server prefixes an MlflowException's message with the whole
+    request payload (a base64 image, megabytes); the first message set is kept.
+    """
+
+    def __init__(self, reason: str, error_code=INVALID_PARAMETER_VALUE):
+        self._reason = reason
+        super().__init__(reason, error_code=error_code)
+
+    @property
+    def message(self) -> str:
+        return self._reason
+
+    @message.setter
+    def message(self, value: str) -> None:
+        pass  # the reason given at construction is the answer
 
 
-def decode_image(text: str) -> np.ndarray:
-    array = iio.imread(base64.b64decode(text))
-    if array.ndim == 3:
-        array = array[..., :3].astype(np.float64) @ np.array([0.299, 0.587, 0.114])
-    return array.astype(np.float64)
+def encode_png(image01, bit_depth: int = 8) -> str:
+    from components.sampling.radiograph_io import encode_image
+
+    return base64.b64encode(encode_image(image01, bit_depth, ".png")).decode()
+
+
+def decode_request_image(text, where: str):
+    """A Radiograph from a base64 string: PNG/JPEG/TIFF or DICOM (MONOCHROME1 inverted), size-checked."""
+    from components.sampling.radiograph_io import decode_radiograph
+    from components.sampling.requests import BadRequest
+
+    if not isinstance(text, str) or not text:
+        raise BadRequest(f"{where}: `image` must be a base64 string")
+    try:
+        data = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise BadRequest(f"{where}: `image` is not valid base64") from None
+    return decode_radiograph(data, where)
 
 
 class RadRotatorPyfunc(mlflow.pyfunc.PythonModel):
     def load_context(self, context) -> None:
+        import torch
+
         from components.sampling.rotate import Rotator
 
+        torch.set_num_threads(int(os.environ.get("RADROTATOR_THREADS", min(4, os.cpu_count() or 1))))
         self.rotator = Rotator.from_folder(context.artifacts["model_dir"])
+        self.deadline_s = float(os.environ.get("RADROTATOR_DEADLINE_S", 40))
+        self.max_queue = int(os.environ.get("RADROTATOR_MAX_QUEUE", 8))
+        self._busy = threading.Lock()
+        self._waiting = 0
+        self._count = threading.Lock()
+
+    def validate(self, model_input: pd.DataFrame, params: dict | None) -> tuple[list, list, dict]:
+        """(radiographs, angle triples, sampler settings), or BadRequest naming the row and value."""
+        from components.sampling import requests
+
+        params = dict(params or {})
+        if not 1 <= len(model_input) <= MAX_ROWS:
+            raise requests.BadRequest(f"a request holds 1 to {MAX_ROWS} images, got {len(model_input)}")
+        steps = requests.check_steps(params.get("steps"))
+        if steps is not None and steps > MAX_REQUEST_STEPS:
+            raise requests.BadRequest(f"steps = {steps} is out of range for serving: 1 to {MAX_REQUEST_STEPS}")
+        guidance = requests.check_guidance(params.get("guidance"))
+        seed = params.get("seed", 0)
+        if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**63:
+            raise requests.BadRequest(f"seed = {seed!r} is not a non-negative integer")
+        images, triples = [], []
+        for k, row in enumerate(model_input.itertuples(index=False)):
+            where = f"row {k}"
+            try:
+                [triple] = requests.check_angles([[row.angle_x, row.angle_y, row.angle_z]])
+            except requests.BadRequest as err:
+                raise requests.BadRequest(f"{where}: {err}") from None
+            triples.append(triple)
+            images.append(decode_request_image(row.image, where))
+        settings = {"steps": steps, "guidance": guidance, "seed": seed}
+        return images, triples, settings
 
     def predict(self, context, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
-        params = {"steps": self.rotator.steps, "guidance": self.rotator.guidance, "seed": 0, **(params or {})}
-        out = []
-        for _, row in model_input.iterrows():
-            [rotated] = self.rotator.rotate(decode_image(row["image"]),
-                                            [[row["angle_x"], row["angle_y"], row["angle_z"]]],
-                                            steps=int(params["steps"]), guidance=float(params["guidance"]),
-                                            seed=int(params["seed"]))
-            out.append(encode_png(rotated))
+        from components.sampling.requests import BadRequest
+
+        try:
+            images, triples, settings = self.validate(model_input, params)
+        except (BadRequest, AttributeError) as err:  # AttributeError: a column is missing
+            raise Refused(str(err)) from None
+        with self._admitted():
+            out = [encode_png(self.rotator.rotate(image.pixels, [triple], **settings)[0], image.bit_depth)
+                   for image, triple in zip(images, triples)]
         return pd.DataFrame({"image": out})
+
+    @contextlib.contextmanager
+    def _admitted(self):
+        """Run alone, or answer 503 when the queue is full or the deadline passes while waiting."""
+        with self._count:
+            if self._waiting >= self.max_queue:
+                raise Refused(f"busy: {self._waiting} requests are queued; retry later", TEMPORARILY_UNAVAILABLE)
+            self._waiting += 1
+        start = time.monotonic()
+        try:
+            admitted = self._busy.acquire(timeout=self.deadline_s)
+        finally:
+            with self._count:
+                self._waiting -= 1
+        if not admitted:
+            raise Refused(f"busy: waited {time.monotonic() - start:.0f} s for the model; retry later",
+                          TEMPORARILY_UNAVAILABLE)
+        try:
+            yield
+        finally:
+            self._busy.release()

@@ -20,10 +20,8 @@ from skimage.transform import resize
 from components.drr.pose_protocol import MAX_ANGLE
 from components.models.diffusion import sampling_scheduler
 from components.sampling.guided import guided_sample, initial_noise
-
-
-class AngleOutOfRange(ValueError):
-    """An angle beyond the ±15° the model was trained on."""
+from components.sampling.requests import AngleOutOfRange, check_guidance, check_steps  # noqa: F401 (re-export)
+from components.sampling.requests import check_angles as check_request_angles
 
 
 @dataclass
@@ -35,10 +33,7 @@ class Prepared:
 
 
 def check_angles(angles: np.ndarray, allow_extrapolation: bool) -> None:
-    worst = float(np.abs(angles).max()) if len(angles) else 0.0
-    if worst > MAX_ANGLE and not allow_extrapolation:
-        raise AngleOutOfRange(f"angle {worst:g}° is beyond the ±{MAX_ANGLE}° the model was trained on; "
-                              "pass --allow-extrapolation to try anyway")
+    check_request_angles(np.atleast_2d(angles).tolist(), allow_extrapolation)
 
 
 def prepare(image: np.ndarray, size: int) -> Prepared:
@@ -75,6 +70,11 @@ class Rotator:
         self.scheduler = sampling_scheduler(timesteps)
         self.steps, self.guidance = steps, guidance
 
+    def settings(self, steps, guidance) -> tuple[int, float]:
+        """Checked (steps, guidance), each the model's own when None."""
+        steps, guidance = check_steps(steps), check_guidance(guidance)
+        return steps or self.steps, self.guidance if guidance is None else guidance
+
     @classmethod
     def from_folder(cls, folder, device: str = "cpu") -> "Rotator":
         from components.registry.export import inference_defaults, load_model
@@ -98,7 +98,7 @@ class Rotator:
                seed: int = 0, allow_extrapolation: bool = False, progress: bool = False) -> list[np.ndarray]:
         """Mode A: one output in [0, 1] at input resolution per angle triple (degrees); steps and guidance
         default to the model's."""
-        steps, guidance = steps or self.steps, self.guidance if guidance is None else guidance
+        steps, guidance = self.settings(steps, guidance)
         angles = np.atleast_2d(np.asarray(angles, float))
         check_angles(angles, allow_extrapolation)
         prep = prepare(image, self.size)
@@ -109,7 +109,7 @@ class Rotator:
                     batch: int = 16) -> list[np.ndarray]:
         """One view per image: image k rotated by angles[k] (degrees), `batch` images denoised together,
         all from the same noise (as mode A, for many inputs at once: the evaluation)."""
-        steps, guidance = steps or self.steps, self.guidance if guidance is None else guidance
+        steps, guidance = self.settings(steps, guidance)
         angles = np.atleast_2d(np.asarray(angles, float))
         check_angles(angles, allow_extrapolation=False)
         out = []
@@ -126,7 +126,7 @@ class Rotator:
               steps: int | None = None, guidance: float | None = None, seed: int = 0,
               allow_extrapolation: bool = False) -> Iterator[np.ndarray]:
         """Mode B: frames rotating about one axis, in batches, all from the same noise."""
-        steps, guidance = steps or self.steps, self.guidance if guidance is None else guidance
+        steps, guidance = self.settings(steps, guidance)
         k = "xyz".index(axis)
         values = np.linspace(start, stop, frames)
         angles = np.zeros((frames, 3))

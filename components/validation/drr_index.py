@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import great_expectations as gx
 import numpy as np
 import pandas as pd
@@ -50,10 +52,10 @@ def statistics_expectations() -> list:
     ]
 
 
-def validate_drrs(index: pd.DataFrame, shards: list[Shard], pool_ct_ids: list[str], drrs_per_ct: int,
+def validate_drrs(index: pd.DataFrame, shards: Iterable[Shard], pool_ct_ids: list[str], drrs_per_ct: int,
                   pixels: int, where: str = "drrs") -> None:
     validate_table(index, "drr_index", index_expectations(pool_ct_ids, drrs_per_ct, pixels),
                    id_column="ct_id", where=f"{where}/index.csv")
     stats = pd.DataFrame([shard_statistics(s) for s in shards])
     validate_table(stats, "drr_shards", statistics_expectations(), id_column="ct_id",
-                   where=f"{where} shards (sampled)")
+                   where=f"{where} shards")

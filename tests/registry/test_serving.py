@@ -4,6 +4,7 @@ import base64
 import io
 import json
 import sys
+import time
 import urllib.error
 import urllib.request
 
@@ -14,6 +15,7 @@ import pytest
 from flows import venv_env
 from tests.conftest import register_tiny_model
 from tests.processes import free_port, served
+from tests.sampling.test_radiograph_io import write_dicom
 
 pytestmark = pytest.mark.slow
 
@@ -51,8 +53,97 @@ def test_champion_served_over_rest_rotates_an_image(tmp_path, monkeypatch):
         assert not np.array_equal(rotated, image)
         assert post(url, body) == answer  # a seed makes it repeatable
 
-        bad = {"dataframe_split": {"columns": ["image", "angle_x", "angle_y", "angle_z"],
-                                   "data": [["bm90IGFuIGltYWdl", 0.0, 0.0, 10.0]]}}
-        with pytest.raises(urllib.error.HTTPError) as refused:
-            post(url, bad)
-        assert refused.value.code in (400, 500)
+        for refused_body, reason in bad_requests(body):
+            code, text = post_status(url, refused_body)
+            assert code == 400, (reason, code, text)
+            answer_text = json.loads(text)["message"]
+            assert reason in answer_text and "\n" not in answer_text and "Traceback" not in text
+            assert len(text) < 1000  # the request (a base64 image) is not echoed back
+
+        deep = (np.random.default_rng(1).random((20, 22)) * 4095).astype(np.uint16)  # 12 bits stored
+        dicom = write_dicom(tmp_path / "m1.dcm", deep, "MONOCHROME1")
+        for payload, dtype in ((png_bytes(deep), np.uint16), (dicom.read_bytes(), np.uint16)):
+            one = {**body, "dataframe_split": {**body["dataframe_split"], "data": [[b64(payload), 0.0, 0.0, 0.0]]}}
+            [prediction] = post(url, one)["predictions"]
+            out = iio.imread(base64.b64decode(prediction["image"]))
+            assert out.dtype == dtype and out.shape == deep.shape  # 16-bit in → 16-bit out; DICOM by the CLI's reader
+
+
+def test_load_on_loopback_answers_every_request(tmp_path, monkeypatch):
+    """20 requests, 4 at a time, against a queue of 2: each is answered, rotated (200) or told
+    to retry (503, one line); none is lost or times out. Latency percentiles are printed."""
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    register_tiny_model(tmp_path / "models" / "radrotator", alias="champion")
+    port = free_port()
+    env = venv_env(MLFLOW_TRACKING_URI=uri, RADROTATOR_MAX_QUEUE="2", RADROTATOR_THREADS="1")
+    cmd = [sys.executable, "-m", "mlflow", "models", "serve", "-m", "models:/radrotator@champion",
+           "--env-manager", "local", "--workers", "1", "--host", "127.0.0.1", "--port", str(port)]
+    with served(cmd, f"http://127.0.0.1:{port}/ping", env, tmp_path):
+        url = f"http://127.0.0.1:{port}/invocations"
+        image = (np.random.default_rng(0).random((32, 32)) * 255).astype(np.uint8)
+        body = {"dataframe_split": {"columns": ["image", "angle_x", "angle_y", "angle_z"],
+                                    "data": [[b64(png_bytes(image)), 0.0, 0.0, 10.0]]},
+                "params": {"steps": 20}}
+        results = load_test(url, body, requests=20, concurrency=4)
+    codes = sorted(code for code, _, _ in results)
+    latencies = np.array([seconds for _, _, seconds in results])
+    print(f"load: {len(results)} answered, codes {dict(zip(*np.unique(codes, return_counts=True)))}, latency "
+          f"p50 {np.percentile(latencies, 50):.2f} s p95 {np.percentile(latencies, 95):.2f} s")
+    assert len(results) == 20 and set(codes) <= {200, 503} and 200 in codes
+    for code, text, _ in results:
+        if code == 503:
+            assert json.loads(text)["message"].startswith("busy:")
+        else:
+            assert iio.imread(base64.b64decode(json.loads(text)["predictions"][0]["image"])).shape == image.shape
+
+
+def load_test(url: str, body: dict, requests: int, concurrency: int) -> list[tuple[int, str, float]]:
+    """(status, body, seconds) of every request, sent `concurrency` at a time."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(_):
+        start = time.perf_counter()
+        code, text = post_status(url, body)
+        return code, text, time.perf_counter() - start
+
+    with ThreadPoolExecutor(concurrency) as pool:
+        return list(pool.map(one, range(requests)))
+
+
+def bad_requests(good: dict) -> list[tuple[dict, str]]:
+    """Requests the campaign sent, each with the words its one-line answer must hold."""
+    def with_row(row, params=None):
+        return {"dataframe_split": {**good["dataframe_split"], "data": [row]},
+                "params": params if params is not None else good["params"]}
+
+    image = good["dataframe_split"]["data"][0][0]
+    huge = np.zeros((10000, 10000), np.uint8)  # a few hundred kB as PNG, 800 MB decoded as float64
+    return [
+        (with_row(["bm90IGFuIGltYWdl", 0.0, 0.0, 10.0]), "not a readable image"),
+        (with_row(["%%%", 0.0, 0.0, 10.0]), "not valid base64"),
+        (with_row([image, float("nan"), 0.0, 0.0]), "not a finite number"),
+        (with_row([image, None, 0.0, 0.0]), "angle x"),
+        (with_row([image, 0.0, 40.0, 0.0]), "beyond the ±15°"),
+        (with_row([image, 0.0, 0.0, 5.0], {"steps": 0}), "steps = 0"),
+        (with_row([image, 0.0, 0.0, 5.0], {"steps": 5000}), "steps = 5000"),
+        (with_row([image, 0.0, 0.0, 5.0], {"guidance": -1.0}), "guidance = -1.0"),
+        (with_row([b64(png_bytes(huge)), 0.0, 0.0, 5.0]), "10000×10000"),
+    ]
+
+
+def post_status(url: str, body: dict) -> tuple[int, str]:
+    request = urllib.request.Request(url, json.dumps(body).encode(), {"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=120) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read().decode()
+
+
+def png_bytes(pixels: np.ndarray) -> bytes:
+    return iio.imwrite("<bytes>", pixels, extension=".png")
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
