@@ -30,7 +30,7 @@ from components.registry import tracking
 from components.registry.export import InferenceDefaults, export_model, model_sha256
 from components.sampling.guided import guided_sample, initial_noise
 from components.training.module import PairDataModule, RadRotatorModule
-from components.training.trainer import checkpoints, make_trainer, resume_point, worker_rank, world_size
+from components.training.trainer import checkpoints, fit as fit_or_stop, make_trainer, resume_point, worker_rank, world_size
 from components.training.trainer import pair_data as training_data
 from flows import PROJECT_ROOT
 
@@ -87,9 +87,9 @@ def train(params_path: str = "params.yaml", section: str | None = None) -> dict:
     def fit(logger) -> L.Trainer:
         folder = out_dir / "checkpoints"
         resume = resume_point(folder, run_key(params, cfg), bool(cfg.get("resume")))
-        trainer = make_trainer(cfg, logger, [checkpoints(folder, cfg.get("checkpoint_every"))],
+        trainer = make_trainer(cfg, logger, checkpoints(folder, cfg.get("checkpoint_every")),
                                val_check_interval=val_every, check_val_every_n_epoch=None)
-        trainer.fit(module, datamodule=data, ckpt_path=str(resume) if resume else None)
+        fit_or_stop(trainer, module, data, resume)
         return trainer
 
     if worker_rank():  # a DDP worker: it trains; rank 0 alone tracks, exports and registers

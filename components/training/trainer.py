@@ -2,7 +2,8 @@
 
 One factory for the train stage, its ablation and the sweep: devices, strategy
 (DDP across GPUs and nodes), bf16 on GPU, gradient clipping, and checkpoints
-written every `checkpoint_every` steps so that a killed run resumes. A resumed
+written every `checkpoint_every` steps and on SIGTERM so that a killed or
+stopped run resumes. A resumed
 run continues exactly: the checkpoint holds the weights, the optimiser, the EMA,
 the global RNG states (RadRotatorModule), and the loader's sampler position and
 transform random states (PairDataModule's StatefulDataLoader).
@@ -12,11 +13,13 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 from pathlib import Path
 
 import lightning as L
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from components.training.module import PairDataModule
 
@@ -48,10 +51,34 @@ def worker_rank() -> int:
     return int(os.environ.get("LOCAL_RANK", 0)) + int(os.environ.get("NODE_RANK", 0))
 
 
-def checkpoints(folder: str | Path, every: int | None) -> ModelCheckpoint:
-    """`folder/last.ckpt`, rewritten every `every` training steps (and at the end of training)."""
-    return ModelCheckpoint(dirpath=folder, save_last=True, save_top_k=0,
-                           every_n_train_steps=int(every) if every else None)
+def checkpoints(folder: str | Path, every: int | None) -> list[L.Callback]:
+    """`folder/last.ckpt`, rewritten every `every` training steps, at the end of training, and when
+    the run is told to stop (SIGTERM: docker stop, systemd, a scheduler's pre-emption). Lightning
+    writes each through a temporary file (an fsspec transaction), so a kill mid-write leaves the
+    previous checkpoint."""
+    return [ModelCheckpoint(dirpath=folder, save_last=True, save_top_k=0,
+                            every_n_train_steps=int(every) if every else None), SaveOnTerminate(folder)]
+
+
+class SaveOnTerminate(L.Callback):
+    """On SIGTERM Lightning finishes the step it is in and raises SIGTERMException: save there."""
+
+    def __init__(self, folder: str | Path) -> None:
+        self.path = Path(folder) / LAST
+
+    def on_exception(self, trainer: L.Trainer, pl_module, exception: BaseException) -> None:
+        if isinstance(exception, SIGTERMException):
+            trainer.save_checkpoint(self.path)
+            print(f"SIGTERM at step {trainer.global_step}: saved {self.path}; run again to resume")
+
+
+def fit(trainer: L.Trainer, module: L.LightningModule, data, ckpt_path: str | Path | None) -> None:
+    """trainer.fit, but a run stopped by SIGTERM exits 143 (128 + SIGTERM), not 0: Lightning's
+    SIGTERMException is a bare SystemExit, which a pipeline would read as success."""
+    try:
+        trainer.fit(module, datamodule=data, ckpt_path=str(ckpt_path) if ckpt_path else None)
+    except SIGTERMException:
+        raise SystemExit(128 + signal.SIGTERM) from None
 
 
 def resume_point(folder: str | Path, key: str, resume: bool) -> Path | None:

@@ -1,7 +1,8 @@
 """A training run on real shards, for the resume tests: `python -m tests.training.resume_run DIR STEPS
 [--kill-at K]` trains RadRotator with PairDataModule, checkpointing every STEPS // 2 steps into
 DIR/checkpoints and resuming from DIR/checkpoints/last.ckpt when it exists; with --kill-at it
-SIGKILLs itself when step K begins (after the checkpoint of step K is written). On a clean end it
+SIGKILLs itself when step K begins (after the checkpoint of step K is written), or with
+--signal SIGTERM asks itself to stop there. On a clean end it
 saves the weights to DIR/weights.pt."""
 
 from __future__ import annotations
@@ -16,17 +17,18 @@ import lightning as L
 import torch
 
 from components.training.module import RadRotatorModule
-from components.training.trainer import LAST, checkpoints, make_trainer, pair_data
+from components.training.trainer import LAST, checkpoints, fit, make_trainer, pair_data
 from tests.conftest import TINY_UNET
 
 
 class KillAt(L.Callback):
-    def __init__(self, step: int) -> None:
-        self.step = step
+    def __init__(self, step: int, signal_name: str = "SIGKILL") -> None:
+        self.step, self.signal = step, getattr(signal, signal_name)
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
         if trainer.global_step == self.step:
-            os.kill(os.getpid(), signal.SIGKILL)  # no cleanup, no final checkpoint: a crash
+            # SIGKILL: no cleanup, no final checkpoint, a crash. SIGTERM: a polite stop (docker stop).
+            os.kill(os.getpid(), self.signal)
 
 
 def main(argv=None) -> int:
@@ -34,6 +36,7 @@ def main(argv=None) -> int:
     parser.add_argument("dir")
     parser.add_argument("steps", type=int)
     parser.add_argument("--kill-at", type=int)
+    parser.add_argument("--signal", default="SIGKILL", choices=["SIGKILL", "SIGTERM"])
     args = parser.parse_args(argv)
     folder = Path(args.dir)
     cfg = {"max_steps": args.steps, "batch_size": 2, "histogram_transform": "match", "seed": 0, "val_pairs": 4,
@@ -42,10 +45,10 @@ def main(argv=None) -> int:
     L.seed_everything(0, workers=True)
     data = pair_data(os.environ["SHARDS"], os.environ["FOLDS"], [1, 2, 3], [4], cfg)
     module = RadRotatorModule(dict(TINY_UNET), {"lr": 1e-3, "ema_decay": 0.9})
-    callbacks = [checkpoints(folder / "checkpoints", args.steps // 2)] + ([KillAt(args.kill_at)] if args.kill_at else [])
+    callbacks = checkpoints(folder / "checkpoints", args.steps // 2) + ([KillAt(args.kill_at, args.signal)] if args.kill_at else [])
     trainer = make_trainer(cfg, False, callbacks, val_check_interval=args.steps // 2, check_val_every_n_epoch=None)
     last = folder / "checkpoints" / LAST
-    trainer.fit(module, datamodule=data, ckpt_path=str(last) if last.exists() else None)
+    fit(trainer, module, data, last if last.exists() else None)
     torch.save({k: v.detach().clone() for k, v in module.state_dict().items()}, folder / "weights.pt")
     return 0
 

@@ -90,3 +90,16 @@ def test_a_checkpoint_of_another_run_is_never_resumed(tmp_path):
     (folder / "last-v1.ckpt").write_bytes(b"a versioned copy")
     assert resume_point(folder, "b", resume=False) is None  # not asked: replaced, never versioned beside
     assert not list(folder.glob("last*.ckpt"))
+
+
+def test_a_run_stopped_by_sigterm_saves_where_it_stopped_and_resumes_to_the_same_weights(tmp_path, shards):
+    steps = 12  # checkpoints every 6 steps: the stop at step 9 falls between two of them
+    straight = torch.load(run(tmp_path / "straight", steps, shards))
+    stopped = tmp_path / "stopped"
+    run(stopped, steps, shards, "--kill-at", "9", "--signal", "SIGTERM", expect=143)
+    assert not (stopped / "weights.pt").exists()
+    # the signal arrives as step 9 starts; Lightning finishes that step, then saves: 10 steps done
+    assert torch.load(stopped / "checkpoints" / "last.ckpt", weights_only=False)["global_step"] == 10
+    resumed = torch.load(run(stopped, steps, shards))
+    for name in straight:
+        assert torch.equal(straight[name], resumed[name]), name
