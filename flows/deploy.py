@@ -2,7 +2,7 @@
 
     python -m flows.deploy [--params params.yaml] [--name nightly] [--cron "0 2 * * *"] [--project-dir .]
 
-Runs until stopped (Ctrl-C): the process polls the Prefect server at
+Runs until stopped (Ctrl-C, or SIGTERM from docker stop or systemd): the process polls the Prefect server at
 $PREFECT_API_URL and runs the deployment's scheduled and manual runs, one at a
 time (two `dvc repro` in one project would fight over DVC's lock).
 """
@@ -10,6 +10,7 @@ time (two `dvc repro` in one project would fight over DVC's lock).
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 
@@ -18,6 +19,11 @@ from prefect.schedules import Cron
 from components.params import load_params
 from flows import PROJECT_ROOT
 from flows.pipeline import pipeline
+
+
+def stop(signum, frame) -> None:
+    """SIGTERM stops serving as Ctrl-C does (Prefect's runner shuts down on KeyboardInterrupt)."""
+    raise KeyboardInterrupt
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,6 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as err:
         print(f"deploy failed: {cron!r} is not a valid cron expression ({err})", file=sys.stderr)
         return 1
+    signal.signal(signal.SIGTERM, stop)
     pipeline.serve(name=args.name or cfg["deployment"], schedules=[schedule], limit=1,
                    parameters={"project_dir": str(Path(args.project_dir).resolve()),
                                "targets": list(cfg.get("targets") or [])},

@@ -13,8 +13,10 @@ import argparse
 import atexit
 import logging
 import os
+import signal
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 PREFECT_RUN_LOGGERS = ("prefect.flow_runs", "prefect.task_runs", "prefect.flow_engine", "prefect.task_engine")
 
@@ -41,6 +43,30 @@ def quiet_tracebacks(verbose: bool = False) -> None:
             logger.addFilter(DropTraceback())
 
 
+OWNER_ENV = "RADROTATOR_STAGE_PID"  # inherited by Prefect's temporary server: whose it is
+
+
+def reap_orphaned_servers() -> int:
+    """Stop Prefect temporary servers whose stage died without stopping them (kill -9, OOM), then
+    mark this process as the owner of the server it may start. Returns how many were stopped.
+
+    A killed stage cannot stop its server; the next stage or command does (Linux: /proc)."""
+    stopped = 0
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            if b"prefect.server.api.server:create_app" not in (proc / "cmdline").read_bytes():
+                continue
+            owner = [v.split(b"=", 1)[1] for v in (proc / "environ").read_bytes().split(b"\0")
+                     if v.startswith(OWNER_ENV.encode() + b"=")]
+        except OSError:  # gone meanwhile, or another user's
+            continue
+        if owner and not Path(f"/proc/{int(owner[0])}").exists():
+            os.kill(int(proc.name), signal.SIGTERM)
+            stopped += 1
+    os.environ[OWNER_ENV] = str(os.getpid())
+    return stopped
+
+
 _LAST_WORDS: list[str] = []
 
 
@@ -51,7 +77,10 @@ def _say_last_words() -> None:
 
 def prepare_last_words() -> None:
     """Register, before any flow starts Prefect's temporary server, the exit hook that prints a failure:
-    exit hooks run last-registered first, so this one runs after the server's."""
+    exit hooks run last-registered first, so this one runs after the server's. Servers orphaned by
+    an earlier killed run are stopped here too."""
+    if stopped := reap_orphaned_servers():
+        print(f"stopped {stopped} Prefect temporary server(s) left by a killed run", file=sys.stderr)
     if _say_last_words not in getattr(prepare_last_words, "registered", ()):
         atexit.register(_say_last_words)
         prepare_last_words.registered = (_say_last_words,)

@@ -55,6 +55,9 @@ def test_served_deployment_runs_dvc_repro_to_completion(tmp_path, prefect_server
         assert again.state.is_completed()
         result = again.state.result()  # what DVC did: nothing, the stage is cached
         assert result["ran"] == [] and result["skipped"] == ["ct_pool"]
+
+        serve.send_signal(signal.SIGTERM)  # what docker stop and systemd send: it must stop, not need SIGKILL
+        assert serve.wait(timeout=60) == 0, serve.stdout.read()[-3000:]
     finally:
         os.killpg(serve.pid, signal.SIGTERM)  # the serve process before the server
         try:
