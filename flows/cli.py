@@ -129,6 +129,16 @@ def write_labelled_png(path: str | Path, pixels, text: dict[str, str]) -> None:
         Image.fromarray(pixels).save(tmp, format="PNG", pnginfo=info)
 
 
+def clear_stale_temporaries(path: Path) -> None:
+    """Remove the temporaries of `path` that a killed run of this command left (its pid is gone)."""
+    from components.atomic_write import TMP_PREFIX
+
+    for stale in path.parent.glob(f"{TMP_PREFIX}*-{path.name}"):
+        pid = stale.name[len(TMP_PREFIX):].split("-", 1)[0]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists() and Path("/proc/self").exists():
+            stale.unlink(missing_ok=True)
+
+
 def _rotator(args):
     import torch
 
@@ -164,6 +174,7 @@ def rotate(args) -> int:
         print(f"rotate failed: {err}", file=sys.stderr)
         return 1
     for path, view in zip(paths, views):
+        clear_stale_temporaries(path)
         write_image(path, view, image.bit_depth)
         print(f"wrote {path}")
     return 0
@@ -190,6 +201,7 @@ def video(args) -> int:
         rotator = _rotator(args)
         frames = rotator.sweep(image.pixels, args.axis, args.range[0], args.range[1], args.frames, args.batch,
                                steps, guidance, args.seed, args.allow_extrapolation)
+        clear_stale_temporaries(out)
         with Progress() as bar:
             job = bar.add_task(f"rotating about {args.axis}", total=args.frames)
             count = write_video(out, frames, args.fps, on_frame=lambda: bar.advance(job))

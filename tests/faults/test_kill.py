@@ -1,0 +1,130 @@
+"""kill -9 at the worst moment, then run again: the same outputs, no temporaries, no server left.
+
+Here: the ct_pool stage (ingest, with Prefect's temporary server), the drrs stage, `rotate` and
+`video`. Training's kill -9 and SIGTERM resumes are in tests/training/test_resume.py (same weights
+as an uninterrupted run).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+import torch
+
+from flows.stage import OWNER_ENV
+from tests.conftest import PROJECT_ROOT, SALT, tiny_ct, write_nifti
+
+pytestmark = pytest.mark.slow
+
+
+def tree_digest(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def servers_owned_by(pid: int) -> list[int]:
+    """Prefect temporary servers started by the stage process `pid`."""
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            if (b"prefect.server.api.server:create_app" in (proc / "cmdline").read_bytes()
+                    and f"{OWNER_ENV}={pid}".encode() in (proc / "environ").read_bytes().split(b"\0")):
+                found.append(int(proc.name))
+        except OSError:
+            continue
+    return found
+
+
+def kill_when(proc: subprocess.Popen, ready, timeout: float = 300) -> None:
+    """SIGKILL `proc` as soon as `ready()` holds (the moment the test wants to interrupt)."""
+    deadline = time.monotonic() + timeout
+    while not ready():
+        assert proc.poll() is None, "finished before the moment to kill came"
+        assert time.monotonic() < deadline, "never reached the moment to kill"
+        time.sleep(0.05)
+    proc.kill()
+    proc.wait()
+
+
+@pytest.fixture
+def source(tmp_path):
+    src = tmp_path / "src"
+    for k in range(4):  # varied volumes: a rerun that mixed them up would show
+        write_nifti(src / f"s{k}.nii.gz", tiny_ct(body_hu=30.0 + 5 * k), meta={"PatientID": f"P{k}"})
+    (tmp_path / "salt.txt").write_text(SALT)
+    return src
+
+
+def stage(args: list[str], tmp_path: Path, **popen) -> subprocess.Popen:
+    # No PREFECT_API_URL: the stage starts its own temporary server, as `dvc repro` does.
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    env.update(PREFECT_HOME=str(tmp_path / "prefect_home"), PYTHONPATH=str(PROJECT_ROOT))
+    return subprocess.Popen([sys.executable, "-m", *args], cwd=PROJECT_ROOT, env=env, text=True,
+                            **{"stdout": subprocess.PIPE, "stderr": subprocess.STDOUT, **popen})
+
+
+def test_ingest_killed_mid_pool_reruns_to_the_same_pool_and_stops_the_orphaned_server(tmp_path, source,
+                                                                                      pool_params):
+    def ingest(out):
+        return stage(["flows.cli", "--params", str(pool_params), "ingest", str(source), str(out),
+                      "--salt-file", str(tmp_path / "salt.txt")], tmp_path)
+
+    clean = ingest(tmp_path / "clean")
+    assert clean.wait(timeout=600) == 0, clean.stdout.read()[-3000:]
+
+    out = tmp_path / "killed"
+    victim = ingest(out)
+    kill_when(victim, lambda: servers_owned_by(victim.pid) and list((out / "ct").glob("*")))
+    orphans = servers_owned_by(victim.pid)
+    assert orphans, "the killed stage's temporary server should outlive it (what the rerun must clean)"
+
+    again = ingest(out)
+    assert again.wait(timeout=600) == 0, again.stdout.read()[-3000:]
+    assert tree_digest(out) == tree_digest(tmp_path / "clean")  # no .tmp-, no partial volume
+    time.sleep(1)
+    assert not servers_owned_by(victim.pid) and not servers_owned_by(again.pid)
+
+
+@pytest.mark.parametrize("name, command", [
+    ("sweep.mp4", ["video", "--axis", "z", "--frames", "400", "--batch", "2"]),
+    ("view.png", ["rotate", "--angles", "0", "0", "10", "--steps", "400"]),
+])
+def test_rotate_and_video_killed_mid_run_keep_the_previous_output(tmp_path, name, command):
+    from components.models.unet import UNetConfig, build_unet
+    from components.registry.export import export_model
+
+    torch.manual_seed(0)
+    config = UNetConfig(image_size=16, channels=(8, 16), attention_levels=(False, True), num_head_channels=8,
+                        norm_num_groups=8)
+    model = export_model(build_unet(config), config, tmp_path / "model", {})
+    image = tmp_path / "x.png"
+    iio.imwrite(image, (np.random.default_rng(0).random((41, 37)) * 255).astype(np.uint8))  # odd sizes
+    out = tmp_path / "out" / name
+    out.parent.mkdir()
+    out.write_bytes(b"the previous output")
+    args = ["flows.cli", command[0], str(image), *command[1:], "--model", str(model), "--out", str(out)]
+    if command[0] == "video":
+        args += ["--steps", "2"]
+        moment = lambda: list(out.parent.glob(".tmp-*"))  # noqa: E731 (frames are streaming into the temporary)
+    else:
+        moment = lambda: "model:" in (tmp_path / "log").read_text()  # noqa: E731 (mid-sampling)
+    with open(tmp_path / "log", "w") as log:
+        kill_when(stage(args, tmp_path, stdout=log, stderr=log), moment)
+    assert out.read_bytes() == b"the previous output"
+
+    rerun = stage(args, tmp_path)
+    assert rerun.wait(timeout=600) == 0, rerun.stdout.read()[-3000:]
+    first = out.read_bytes()
+    assert first != b"the previous output" and iio.imread(out) is not None
+    assert not list(out.parent.glob(".tmp-*"))  # the killed run's temporary is cleaned by the rerun
+    again = stage(args, tmp_path)
+    assert again.wait(timeout=600) == 0 and out.read_bytes() == first  # same input, seed: same bytes
