@@ -24,7 +24,8 @@ def synth_ct(args) -> int:
     from components.ct import synthetic
     from components.ct.series import discover_sources
 
-    cfg = load_params(args.params).get("synthetic", {}) if Path(args.params).exists() else {}
+    params = load_params(args.params) if Path(args.params).exists() else {}
+    cfg = params.get("synthetic", {})
     n = args.n if args.n is not None else int(cfg.get("n_series", 12))
     seed = args.seed if args.seed is not None else int(cfg.get("seed", 0))
     out = Path(args.out)
@@ -38,8 +39,12 @@ def synth_ct(args) -> int:
     with ProcessPoolExecutor(max_workers=workers) as pool:
         for path in pool.map(synthetic.write_series, plans, [seed] * len(plans), [out] * len(plans)):
             print(f"wrote {path}")
-    salt = out / "id_salt.txt"
-    salt.write_text(synthetic.synthetic_salt(seed) + "\n")
+    salt = Path(args.salt_file or params.get("ct_pool", {}).get("salt_file", "secrets/id_salt.txt"))
+    if not salt.exists():  # outside the data folder: never tracked by data.dvc, never pushed with it
+        salt.parent.mkdir(parents=True, exist_ok=True)
+        salt.write_text(synthetic.synthetic_salt(seed) + "\n")
+    elif salt.read_text().strip() != synthetic.synthetic_salt(seed):
+        print(f"note: kept the salt already in {salt} (the pool's ids depend on it)", file=sys.stderr)
     n_bad = sum(p.kind != "eligible" for p in plans)
     print(f"{len(plans)} series ({n_bad} deliberately ineligible) from "
           f"{len({p.patient for p in plans})} patients in {out}; salt in {salt}")
@@ -49,8 +54,7 @@ def synth_ct(args) -> int:
 def ingest(args) -> int:
     from flows import ct_pool
 
-    salt_file = args.salt_file or str(Path(args.src) / "id_salt.txt")
-    summary = ct_pool.run(args.params, src=args.src, out=args.out, salt_file=salt_file,
+    summary = ct_pool.run(args.params, src=args.src, out=args.out, salt_file=args.salt_file,
                           patient_pattern=args.patient_pattern)
     print(f"{summary['accepted']} volumes from {summary['patients']} patients in {Path(args.out) / 'ct'}; "
           f"{summary['rejected']} series rejected, reasons in {Path(args.out) / 'rejected.csv'}")
@@ -243,13 +247,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, help="random seed (default: params synthetic.seed)")
     p.add_argument("--workers", type=int, help="processes (default: all cores)")
     p.add_argument("--if-empty", action="store_true", help="do nothing when OUT already holds CT series")
+    p.add_argument("--salt-file", help="where the synthetic pool's salt goes, unless one is there (default: "
+                   "params ct_pool.salt_file, outside the data folder)")
     p.set_defaults(func=synth_ct)
 
     p = sub.add_parser("ingest", help="build a CT pool from a folder of NIfTI files and DICOM series")
     p.add_argument("src")
     p.add_argument("out")
-    p.add_argument("--salt-file", help="pseudonymisation salt, anywhere (default: SRC/id_salt.txt); the raw "
-                   "data folder may be read-only")
+    p.add_argument("--salt-file", help="pseudonymisation salt, anywhere outside the tracked data (default: "
+                   "params ct_pool.salt_file)")
     p.add_argument("--patient-pattern", help="regex with a `patient` group: the patient in a file name when a "
                    "NIfTI has no PatientID (default: params ct_pool.patient_id_pattern; else one patient per file)")
     p.set_defaults(func=ingest)

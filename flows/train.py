@@ -106,13 +106,14 @@ def train(params_path: str = "params.yaml", section: str | None = None) -> dict:
                                  {"train": module.train_config.to_dict()},
                                  inference, module.train_config.timesteps)
         mlflow.log_artifacts(str(model_dir), "ema")
-        mlflow.set_tag(tracking.MODEL_TAG, model_sha256(model_dir))
+        sha256 = model_sha256(model_dir)
+        mlflow.set_tag(tracking.MODEL_TAG, sha256)
         model_uri, version = (tracking.log_and_register(model_dir, alias="challenger")
                               if cfg.get("register", True) else (None, None))
         metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
         # What the data and code determine, and nothing else: no run id, no registry version,
         # so that a rerun reproduces this file (they are in MLflow, tagged with model_sha256).
-        summary = {"model_sha256": model_sha256(model_dir), "steps": int(trainer.global_step),
+        summary = {"model_sha256": sha256, "steps": int(trainer.global_step),
                    "train_pairs": len(data.train_set), "world_size": trainer.world_size, **metrics}
     with atomic_path(out_dir / "train_metrics.json") as tmp:
         tmp.write_text(json.dumps(summary, indent=2) + "\n")

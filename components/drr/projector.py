@@ -139,7 +139,7 @@ class TorchProjector:
         _, weights, mu = detector_weights(physics.kvp, physics.filtration_mm_al)
         self.weights = torch.as_tensor(weights, dtype=torch.float32, device=device)  # (E,)
         self.mu = torch.as_tensor(mu[: volume.data.shape[1]], dtype=torch.float32, device=device)  # (M, E)
-        
+
     def intensity(self, poses_deg: np.ndarray) -> torch.Tensor:
         """Detected intensity I/I0 (B, rows, cols), scatter included, before noise."""
         origins, directions = geo.rays(self.geometry, self.volume.isocentre, poses_deg)

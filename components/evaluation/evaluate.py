@@ -56,11 +56,6 @@ class EvaluationInputs:
         return model_sha256(self.model)
 
 
-def load_rotator(folder: Path) -> tuple[Rotator, dict]:
-    rotator = Rotator.from_folder(folder)
-    return rotator, rotator.config
-
-
 def evaluation_test_set(inputs: EvaluationInputs, protocol: Protocol) -> TestSet:
     return load_test_set(inputs.folds_csv, inputs.test_fold,
                          {"drr": inputs.drrs, "radiograph_style": inputs.xray}, protocol)
@@ -120,8 +115,9 @@ def real_radiograph_rows(path: Path, rotator: Rotator, protocol: Protocol, regre
 def evaluate_model(inputs: EvaluationInputs, protocol: Protocol, drr: DRRConfig, model_id: str | None,
                    progress=print) -> dict:
     """Score the model, its ablations and the baselines on the test fold; write the reports."""
-    rotator, model_config = load_rotator(inputs.model)
-    ablation = (load_rotator(inputs.ablation)[0]
+    rotator = Rotator.from_folder(inputs.model)
+    model_config = rotator.config
+    ablation = (Rotator.from_folder(inputs.ablation)
                 if inputs.ablation is not None and (inputs.ablation / "config.json").exists() else None)
     methods = evaluation_methods(rotator, protocol, ablation, inputs.cyclegan)
     regressor = regressor_if_trained(inputs.regressor)

@@ -5,7 +5,7 @@ import pandas as pd
 from components.ct import dicom
 from components.ct.ingest import ingest_series
 from components.ct.pseudonym import pseudonym
-from tests.conftest import SALT, tiny_ct
+from tests.conftest import PROJECT_ROOT, SALT, tiny_ct
 
 PHI = {"PatientName": "Doe^Jane", "PatientID": "MRN-774411", "PatientBirthDate": "19610203",
        "AcquisitionDate": "20140305", "InstitutionName": "Site X", "uid_seed": "phi-test"}
@@ -50,3 +50,24 @@ def test_missing_salt_says_how_to_make_one(tmp_path, monkeypatch):
     assert len(load_salt(tmp_path / "salt.txt")) == 64
     with pytest.raises(FileExistsError):
         new_salt(tmp_path / "salt.txt")
+
+
+def test_synthetic_salt_is_written_outside_the_tracked_data_and_never_replaces_one(tmp_path):
+    import subprocess
+    import sys
+
+    from components.ct.synthetic import synthetic_salt
+
+    def synth(*extra):
+        return subprocess.run([sys.executable, "-m", "flows.cli", "--params", str(tmp_path / "none.yaml"),
+                               "synth-ct", str(tmp_path / "data" / "ct"), "--n", "2", "--seed", "5", *extra],
+                              cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=600)
+
+    salt = tmp_path / "secrets" / "salt.txt"
+    assert synth("--salt-file", str(salt)).returncode == 0
+    assert salt.read_text().strip() == synthetic_salt(5)
+    assert not [p for p in (tmp_path / "data").rglob("*") if "salt" in p.name]  # data.dvc would push it
+    salt.write_text("a-real-secret-0123456789abcdef\n")
+    (tmp_path / "data" / "ct" / "series000.nii.gz").unlink()
+    done = synth("--salt-file", str(salt))
+    assert "kept the salt" in done.stderr and salt.read_text() == "a-real-secret-0123456789abcdef\n"

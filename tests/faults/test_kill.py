@@ -1,7 +1,7 @@
 """kill -9 at the worst moment, then run again: the same outputs, no temporaries, no server left.
 
 Here: the ct_pool stage (ingest, with Prefect's temporary server), the drrs stage, `rotate` and
-`video`. Training's kill -9 and SIGTERM resumes are in tests/training/test_resume.py (same weights
+`video`; and a blank shard anywhere failing the drrs stage. Training's kill -9 and SIGTERM resumes are in tests/training/test_resume.py (same weights
 as an uninterrupted run).
 """
 
@@ -44,6 +44,12 @@ def servers_owned_by(pid: int) -> list[int]:
     return found
 
 
+def finish(proc: subprocess.Popen, timeout: float = 600) -> tuple[int, str]:
+    """Wait for `proc`, reading its output as it comes (a full pipe would block it)."""
+    output, _ = proc.communicate(timeout=timeout)
+    return proc.returncode, output or ""
+
+
 def kill_when(proc: subprocess.Popen, ready, timeout: float = 300) -> None:
     """SIGKILL `proc` as soon as `ready()` holds (the moment the test wants to interrupt)."""
     deadline = time.monotonic() + timeout
@@ -78,8 +84,8 @@ def test_ingest_killed_mid_pool_reruns_to_the_same_pool_and_stops_the_orphaned_s
         return stage(["flows.cli", "--params", str(pool_params), "ingest", str(source), str(out),
                       "--salt-file", str(tmp_path / "salt.txt")], tmp_path)
 
-    clean = ingest(tmp_path / "clean")
-    assert clean.wait(timeout=600) == 0, clean.stdout.read()[-3000:]
+    code, output = finish(ingest(tmp_path / "clean"))
+    assert code == 0, output[-3000:]
 
     out = tmp_path / "killed"
     victim = ingest(out)
@@ -88,14 +94,53 @@ def test_ingest_killed_mid_pool_reruns_to_the_same_pool_and_stops_the_orphaned_s
     assert orphans, "the killed stage's temporary server should outlive it (what the rerun must clean)"
 
     again = ingest(out)
-    assert again.wait(timeout=600) == 0, again.stdout.read()[-3000:]
+    code, output = finish(again)
+    assert code == 0, output[-3000:]
     assert tree_digest(out) == tree_digest(tmp_path / "clean")  # no .tmp-, no partial volume
     time.sleep(1)
     assert not servers_owned_by(victim.pid) and not servers_owned_by(again.pid)
 
 
+def test_drrs_killed_mid_render_reruns_to_the_same_shards(tmp_path, tiny_pool):
+    from tests.conftest import small_params
+
+    def drrs(folder):
+        return stage(["flows.drrs", "--params", str(small_params(folder, tiny_pool))], tmp_path)
+
+    code, output = finish(drrs(tmp_path / "clean"))
+    assert code == 0, output[-3000:]
+    victim = drrs(tmp_path / "killed")
+    kill_when(victim, lambda: list((tmp_path / "killed" / "drrs").glob("*.npz")))
+    code, output = finish(drrs(tmp_path / "killed"))
+    assert code == 0, output[-3000:]
+    assert tree_digest(tmp_path / "killed" / "drrs") == tree_digest(tmp_path / "clean" / "drrs")
+
+
+def test_a_blank_shard_anywhere_fails_the_drrs_stage_naming_it(tmp_path, tiny_pool, prefect_server, monkeypatch):
+    """Zeroed images with a consistent checksum (a renderer fault, not a flipped bit) are caught in
+    every shard, not only in a validated sample."""
+    import pandas as pd
+
+    from components.drr.shards import Shard, write_shard
+    from components.validation.gate import ValidationFailed
+    from flows import drrs
+    from tests.conftest import small_params
+
+    monkeypatch.setenv("PREFECT_API_URL", prefect_server)
+    params = small_params(tmp_path, tiny_pool)
+    drrs.run(str(params))
+    index = pd.read_csv(tmp_path / "drrs" / "index.csv")
+    victim = tmp_path / "drrs" / index["path"].iloc[-1]
+    shard = Shard(victim)
+    images = shard.images.copy()
+    images[1:] = 0.0  # DRR0 intact, every other view black
+    write_shard(victim, images, shard.poses, shard.roles, shard.raw_min, shard.raw_max, shard.meta)
+    with pytest.raises(ValidationFailed, match=index["ct_id"].iloc[-1]):
+        drrs.run(str(params))
+
+
 @pytest.mark.parametrize("name, command", [
-    ("sweep.mp4", ["video", "--axis", "z", "--frames", "400", "--batch", "2"]),
+    ("sweep.mp4", ["video", "--axis", "z", "--frames", "60", "--batch", "2"]),
     ("view.png", ["rotate", "--angles", "0", "0", "10", "--steps", "400"]),
 ])
 def test_rotate_and_video_killed_mid_run_keep_the_previous_output(tmp_path, name, command):
@@ -121,10 +166,9 @@ def test_rotate_and_video_killed_mid_run_keep_the_previous_output(tmp_path, name
         kill_when(stage(args, tmp_path, stdout=log, stderr=log), moment)
     assert out.read_bytes() == b"the previous output"
 
-    rerun = stage(args, tmp_path)
-    assert rerun.wait(timeout=600) == 0, rerun.stdout.read()[-3000:]
+    code, output = finish(stage(args, tmp_path))
+    assert code == 0, output[-3000:]
     first = out.read_bytes()
     assert first != b"the previous output" and iio.imread(out) is not None
     assert not list(out.parent.glob(".tmp-*"))  # the killed run's temporary is cleaned by the rerun
-    again = stage(args, tmp_path)
-    assert again.wait(timeout=600) == 0 and out.read_bytes() == first  # same input, seed: same bytes
+    assert finish(stage(args, tmp_path))[0] == 0 and out.read_bytes() == first  # same input and seed: same bytes
