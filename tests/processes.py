@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -10,6 +11,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 
 
 def free_port() -> int:
@@ -44,3 +46,24 @@ def served(cmd: list[str], ready_url: str, env: dict, cwd, timeout: float = 180)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+
+
+def post_status(url: str, body: dict, timeout: float = 120) -> tuple[int, str]:
+    """POST `body` as JSON; (HTTP status, response text), errors included."""
+    request = urllib.request.Request(url, json.dumps(body).encode(), {"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read().decode()
+
+
+def load_test(url: str, body: dict, requests: int, concurrency: int) -> list[tuple[int, str, float]]:
+    """(status, body, seconds) of every request, sent `concurrency` at a time."""
+    def one(_):
+        start = time.perf_counter()
+        code, text = post_status(url, body)
+        return code, text, time.perf_counter() - start
+
+    with ThreadPoolExecutor(concurrency) as pool:
+        return list(pool.map(one, range(requests)))

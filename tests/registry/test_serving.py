@@ -4,8 +4,6 @@ import base64
 import io
 import json
 import sys
-import time
-import urllib.error
 import urllib.request
 
 import imageio.v3 as iio
@@ -14,7 +12,7 @@ import pytest
 
 from flows import venv_env
 from tests.conftest import register_tiny_model
-from tests.processes import free_port, served
+from tests.processes import free_port, load_test, post_status, served
 from tests.sampling.test_radiograph_io import write_dicom
 
 pytestmark = pytest.mark.slow
@@ -98,19 +96,6 @@ def test_load_on_loopback_answers_every_request(tmp_path, monkeypatch):
             assert iio.imread(base64.b64decode(json.loads(text)["predictions"][0]["image"])).shape == image.shape
 
 
-def load_test(url: str, body: dict, requests: int, concurrency: int) -> list[tuple[int, str, float]]:
-    """(status, body, seconds) of every request, sent `concurrency` at a time."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    def one(_):
-        start = time.perf_counter()
-        code, text = post_status(url, body)
-        return code, text, time.perf_counter() - start
-
-    with ThreadPoolExecutor(concurrency) as pool:
-        return list(pool.map(one, range(requests)))
-
-
 def bad_requests(good: dict) -> list[tuple[dict, str]]:
     """Requests the campaign sent, each with the words its one-line answer must hold."""
     def with_row(row, params=None):
@@ -130,15 +115,6 @@ def bad_requests(good: dict) -> list[tuple[dict, str]]:
         (with_row([image, 0.0, 0.0, 5.0], {"guidance": -1.0}), "guidance = -1.0"),
         (with_row([b64(png_bytes(huge)), 0.0, 0.0, 5.0]), "10000×10000"),
     ]
-
-
-def post_status(url: str, body: dict) -> tuple[int, str]:
-    request = urllib.request.Request(url, json.dumps(body).encode(), {"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=120) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as err:
-        return err.code, err.read().decode()
 
 
 def png_bytes(pixels: np.ndarray) -> bytes:
