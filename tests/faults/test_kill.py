@@ -1,8 +1,8 @@
 """kill -9 at the worst moment, then run again: the same outputs, no temporaries, no server left.
 
-Here: the ct_pool stage (ingest, with Prefect's temporary server), the drrs stage, `rotate` and
-`video`; and a blank shard anywhere failing the drrs stage. Training's kill -9 and SIGTERM resumes are in tests/training/test_resume.py (same weights
-as an uninterrupted run).
+Here: the ct_pool stage (ingest, with Prefect's temporary server), the drrs stage, training (kill -9
+and SIGTERM: the same weights as an uninterrupted run), the evaluate stage, `rotate` and `video`;
+and a blank shard anywhere failing the drrs stage.
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ import torch
 
 from flows.stage import OWNER_ENV
 from tests.conftest import PROJECT_ROOT, SALT, tiny_ct, write_nifti
+from tests.flows.test_evaluate_flow import evaluated  # noqa: F401 (fixture)
+from tests.training.test_resume import run, shards  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.slow
 
@@ -171,3 +173,47 @@ def test_rotate_and_video_killed_mid_run_keep_the_previous_output(tmp_path, name
     assert first != b"the previous output" and iio.imread(out) is not None
     assert not list(out.parent.glob(".tmp-*"))  # the killed run's temporary is cleaned by the rerun
     assert finish(stage(args, tmp_path))[0] == 0 and out.read_bytes() == first  # same input and seed: same bytes
+
+
+def test_a_killed_run_resumes_to_the_same_weights(tmp_path, shards):
+    steps = 12  # 3 training CTs × 72 pairs / batch 2: the kill falls mid-epoch
+    straight = torch.load(run(tmp_path / "straight", steps, shards))
+    killed = tmp_path / "killed"
+    run(killed, steps, shards, "--kill-at", str(steps // 2), expect=-9)
+    assert (killed / "checkpoints" / "last.ckpt").exists() and not (killed / "weights.pt").exists()
+    resumed = torch.load(run(killed, steps, shards))
+    assert straight.keys() == resumed.keys()
+    for name in straight:
+        assert torch.equal(straight[name], resumed[name]), name
+
+
+def test_a_run_stopped_by_sigterm_saves_where_it_stopped_and_resumes_to_the_same_weights(tmp_path, shards):
+    steps = 12  # checkpoints every 6 steps: the stop at step 9 falls between two of them
+    straight = torch.load(run(tmp_path / "straight", steps, shards))
+    stopped = tmp_path / "stopped"
+    run(stopped, steps, shards, "--kill-at", "9", "--signal", "SIGTERM", expect=143)
+    assert not (stopped / "weights.pt").exists()
+    # the signal arrives as step 9 starts; Lightning finishes that step, then saves: 10 steps done
+    assert torch.load(stopped / "checkpoints" / "last.ckpt", weights_only=False)["global_step"] == 10
+    resumed = torch.load(run(stopped, steps, shards))
+    for name in straight:
+        assert torch.equal(straight[name], resumed[name]), name
+
+
+def test_evaluate_killed_mid_run_reruns_to_the_same_reports(tmp_path, evaluated, monkeypatch):  # noqa: F811
+    params_path, params, uri = evaluated
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)  # the stage inherits it
+    command = ["flows.evaluate", "--params", str(params_path)]
+    code, output = finish(stage(command, tmp_path))  # uninterrupted, in a process of its own as the rerun
+    assert code == 0, output[-3000:]
+    reports = tmp_path / "reports"
+    clean = tree_digest(reports)
+    for path in reports.rglob("*"):
+        if path.is_file():
+            path.unlink()
+    with open(tmp_path / "log", "w") as log:
+        kill_when(stage(command, tmp_path, stdout=log, stderr=log),
+                  lambda: "test pairs per domain" in (tmp_path / "log").read_text())
+    code, output = finish(stage(command, tmp_path))
+    assert code == 0, output[-3000:]
+    assert tree_digest(reports) == clean  # the same reports, and no temporary left beside them

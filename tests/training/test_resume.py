@@ -1,4 +1,5 @@
-"""Exact resume on the real data path: real shards, PairDataModule with its transforms, a kill -9."""
+"""Exact resume on the real data path: real shards, PairDataModule with its transforms. The kill -9
+and SIGTERM resumes are in tests/faults/test_kill.py, with every other kill test."""
 
 import os
 import subprocess
@@ -33,18 +34,6 @@ def run(folder, steps, shards, *extra, expect=0):
                           cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == expect, done.stderr[-3000:]
     return folder / "weights.pt"
-
-
-def test_a_killed_run_resumes_to_the_same_weights(tmp_path, shards):
-    steps = 12  # 3 training CTs × 72 pairs / batch 2: the kill falls mid-epoch
-    straight = torch.load(run(tmp_path / "straight", steps, shards))
-    killed = tmp_path / "killed"
-    run(killed, steps, shards, "--kill-at", str(steps // 2), expect=-9)
-    assert (killed / "checkpoints" / "last.ckpt").exists() and not (killed / "weights.pt").exists()
-    resumed = torch.load(run(killed, steps, shards))
-    assert straight.keys() == resumed.keys()
-    for name in straight:
-        assert torch.equal(straight[name], resumed[name]), name
 
 
 def test_transforms_draw_differently_on_every_item(shards):
@@ -90,16 +79,3 @@ def test_a_checkpoint_of_another_run_is_never_resumed(tmp_path):
     (folder / "last-v1.ckpt").write_bytes(b"a versioned copy")
     assert resume_point(folder, "b", resume=False) is None  # not asked: replaced, never versioned beside
     assert not list(folder.glob("last*.ckpt"))
-
-
-def test_a_run_stopped_by_sigterm_saves_where_it_stopped_and_resumes_to_the_same_weights(tmp_path, shards):
-    steps = 12  # checkpoints every 6 steps: the stop at step 9 falls between two of them
-    straight = torch.load(run(tmp_path / "straight", steps, shards))
-    stopped = tmp_path / "stopped"
-    run(stopped, steps, shards, "--kill-at", "9", "--signal", "SIGTERM", expect=143)
-    assert not (stopped / "weights.pt").exists()
-    # the signal arrives as step 9 starts; Lightning finishes that step, then saves: 10 steps done
-    assert torch.load(stopped / "checkpoints" / "last.ckpt", weights_only=False)["global_step"] == 10
-    resumed = torch.load(run(stopped, steps, shards))
-    for name in straight:
-        assert torch.equal(straight[name], resumed[name]), name
