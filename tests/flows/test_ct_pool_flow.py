@@ -36,7 +36,8 @@ def test_radrotator_ingest_builds_the_good_and_explains_every_rejection(prefect_
     out = tmp_path / "pool"
     env = {**os.environ, "PREFECT_API_URL": prefect_server}
     done = subprocess.run([sys.executable, "-m", "flows.cli", "--params", str(pool_params), "ingest",
-                           str(mixed_source), str(out)], env=env, capture_output=True, text=True, timeout=600)
+                           str(mixed_source), str(out), "--salt-file", str(mixed_source / "id_salt.txt")],
+                          env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "3 volumes from 2 patients" in done.stdout and "5 series rejected" in done.stdout
     manifest = pd.read_csv(out / "manifest.csv")
