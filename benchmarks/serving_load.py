@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from flows import venv_env  # noqa: E402
-from tests.processes import free_port, load_test, post_status, served  # noqa: E402
+from tests.processes import free_port, load_test, post_status, rotation_request, served  # noqa: E402
 
 LOADS = {"campaign: 10 at once, default steps": (10, 10, None), "steady: 20, 4 at a time, 5 steps": (20, 4, 5)}
 
@@ -59,9 +59,7 @@ def main() -> None:
         url = f"http://127.0.0.1:{port}/invocations"
 
         def body(steps):
-            return {"dataframe_split": {"columns": ["image", "angle_x", "angle_y", "angle_z"],
-                                        "data": [[encoded, 0.0, 0.0, 10.0]]},
-                    "params": {"seed": 0, **({"steps": steps} if steps else {})}}
+            return rotation_request([[encoded, 0.0, 0.0, 10.0]], seed=0, **({"steps": steps} if steps else {}))
 
         post_status(url, body(2))  # warm-up
         for name, (n, concurrency, steps) in LOADS.items():

@@ -89,8 +89,8 @@ def drr(args) -> int:
 
     try:
         requests.check_angles([args.angles], allow_extrapolation=True)
-        if args.pixels is not None and not 8 <= args.pixels <= 2048:
-            raise requests.BadRequest(f"--pixels = {args.pixels} is out of range: 8 to 2048")
+        if args.pixels is not None:
+            check_range("--pixels", args.pixels, 8, 2048)
         requests.check_output(args.out, [args.ct], (".png",))
     except requests.BadRequest as err:
         print(f"drr failed: {err}", file=sys.stderr)
@@ -133,6 +133,13 @@ def write_labelled_png(path: str | Path, pixels, text: dict[str, str]) -> None:
         Image.fromarray(pixels).save(tmp, format="PNG", pnginfo=info)
 
 
+def check_range(option: str, value: int, low: int, high: int) -> None:
+    from components.sampling.requests import BadRequest
+
+    if not low <= value <= high:
+        raise BadRequest(f"{option} = {value} is out of range: {low} to {high}")
+
+
 def clear_stale_temporaries(path: Path) -> None:
     """Remove the temporaries of `path` that a killed run of this command left (its pid is gone)."""
     from components.atomic_write import TMP_PREFIX
@@ -165,7 +172,7 @@ def rotate(args) -> int:
         triples = requests.check_angles([args.angles[i:i + 3] for i in range(0, len(args.angles), 3)],
                                         args.allow_extrapolation)
         steps, guidance = requests.check_steps(args.steps), requests.check_guidance(args.guidance)
-        out = requests.check_output(args.out, [args.image], requests.IMAGE_SUFFIXES)
+        out = Path(args.out)
         paths = [out] if len(triples) == 1 else [out.with_name(
             f"{out.stem}_x{t[0]:+g}_y{t[1]:+g}_z{t[2]:+g}{out.suffix}") for t in triples]
         for path in paths:
@@ -195,10 +202,9 @@ def video(args) -> int:
         k = "xyz".index(args.axis)
         requests.check_angles([[v if i == k else 0.0 for i in range(3)] for v in args.range],
                               args.allow_extrapolation)
-        for name, value, top in (("--frames", args.frames, 10000), ("--fps", args.fps, 120),
-                                 ("--batch", args.batch, 1024)):
-            if not 1 <= value <= top:
-                raise requests.BadRequest(f"{name} = {value} is out of range: 1 to {top}")
+        check_range("--frames", args.frames, 1, 10000)
+        check_range("--fps", args.fps, 1, 120)
+        check_range("--batch", args.batch, 1, 1024)
         steps, guidance = requests.check_steps(args.steps), requests.check_guidance(args.guidance)
         out = requests.check_output(args.out, [args.image], requests.VIDEO_SUFFIXES)
         image = read_radiograph(args.image)

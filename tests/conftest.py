@@ -146,19 +146,34 @@ def tiny_run(tmp_path, tiny_pool, monkeypatch):
     return path, params, uri
 
 
-def register_tiny_model(folder: Path, seed: int = 0, alias: str = "challenger", image_size: int = 16) -> tuple[str, str]:
-    """Export an (untrained) tiny U-Net to `folder` and register it in the current MLflow
-    store as a new version of `radrotator`; returns (version, run_id)."""
-    import mlflow
+def export_tiny_model(folder: Path, seed: int = 0, image_size: int = 16, extra: dict | None = None) -> Path:
+    """An (untrained) tiny U-Net exported as a model folder: weights, config, inference defaults."""
     import torch
 
     from components.models.unet import UNetConfig, build_unet
-    from components.registry import tracking
     from components.registry.export import export_model
 
     torch.manual_seed(seed)
     config = UNetConfig.from_params({**TINY_UNET, "image_size": image_size})
-    model_dir = export_model(build_unet(config), config, folder, {})
+    return export_model(build_unet(config), config, folder, extra or {})
+
+
+def file_hashes(folder: Path) -> dict[str, str]:
+    """sha256 of every file under `folder`, by relative path: two runs' outputs compared file for file."""
+    import hashlib
+
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def register_tiny_model(folder: Path, seed: int = 0, alias: str = "challenger", image_size: int = 16) -> tuple[str, str]:
+    """Export an (untrained) tiny U-Net to `folder` and register it in the current MLflow
+    store as a new version of `radrotator`; returns (version, run_id)."""
+    import mlflow
+
+    from components.registry import tracking
+
+    model_dir = export_tiny_model(folder, seed, image_size)
     tracking.configure(folder.parent, "radrotator")
     with mlflow.start_run() as run:
         _, version = tracking.log_and_register(model_dir, alias=alias)

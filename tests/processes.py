@@ -67,3 +67,10 @@ def load_test(url: str, body: dict, requests: int, concurrency: int) -> list[tup
 
     with ThreadPoolExecutor(concurrency) as pool:
         return list(pool.map(one, range(requests)))
+
+
+def rotation_request(rows: list[list], **params) -> dict:
+    """The RadRotator pyfunc's JSON body: rows of [base64 image, angle_x, angle_y, angle_z] in
+    degrees; params such as steps, guidance, seed."""
+    return {"dataframe_split": {"columns": ["image", "angle_x", "angle_y", "angle_z"], "data": rows},
+            "params": params}

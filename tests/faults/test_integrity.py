@@ -3,20 +3,15 @@
 import numpy as np
 import pytest
 import SimpleITK as sitk
-import torch
 
 from components.drr.render import DRRConfig, load_volume
-from components.models.unet import UNetConfig, build_unet
-from components.registry.export import WEIGHTS, export_model, load_model
-from tests.conftest import tiny_ct
+from components.registry.export import WEIGHTS, load_model
+from tests.conftest import export_tiny_model, tiny_ct
 
 
 @pytest.fixture
 def model(tmp_path):
-    torch.manual_seed(0)
-    config = UNetConfig(image_size=16, channels=(8, 16), attention_levels=(False, True), num_head_channels=8,
-                        norm_num_groups=8)
-    return export_model(build_unet(config), config, tmp_path / "model", {})
+    return export_tiny_model(tmp_path / "model")
 
 
 def test_weights_with_a_flipped_byte_are_refused(model):

@@ -7,7 +7,6 @@ and a blank shard anywhere failing the drrs stage.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import subprocess
 import sys
@@ -20,16 +19,11 @@ import pytest
 import torch
 
 from flows.stage import OWNER_ENV
-from tests.conftest import PROJECT_ROOT, SALT, tiny_ct, write_nifti
+from tests.conftest import PROJECT_ROOT, SALT, export_tiny_model, file_hashes, tiny_ct, write_nifti
 from tests.flows.test_evaluate_flow import evaluated  # noqa: F401 (fixture)
 from tests.training.test_resume import run, shards  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.slow
-
-
-def tree_digest(folder: Path) -> dict[str, str]:
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 def servers_owned_by(pid: int) -> list[int]:
@@ -97,7 +91,7 @@ def test_ingest_killed_mid_pool_reruns_to_the_same_pool_and_stops_the_orphaned_s
     again = ingest(out)
     code, output = finish(again)
     assert code == 0, output[-3000:]
-    assert tree_digest(out) == tree_digest(tmp_path / "clean")  # no .tmp-, no partial volume
+    assert file_hashes(out) == file_hashes(tmp_path / "clean")  # no .tmp-, no partial volume
     time.sleep(1)
     assert not servers_owned_by(victim.pid) and not servers_owned_by(again.pid)
 
@@ -114,7 +108,7 @@ def test_drrs_killed_mid_render_reruns_to_the_same_shards(tmp_path, tiny_pool):
     kill_when(victim, lambda: list((tmp_path / "killed" / "drrs").glob("*.npz")))
     code, output = finish(drrs(tmp_path / "killed"))
     assert code == 0, output[-3000:]
-    assert tree_digest(tmp_path / "killed" / "drrs") == tree_digest(tmp_path / "clean" / "drrs")
+    assert file_hashes(tmp_path / "killed" / "drrs") == file_hashes(tmp_path / "clean" / "drrs")
 
 
 def test_a_blank_shard_anywhere_fails_the_drrs_stage_naming_it(tmp_path, tiny_pool, prefect_server, monkeypatch):
@@ -145,13 +139,7 @@ def test_a_blank_shard_anywhere_fails_the_drrs_stage_naming_it(tmp_path, tiny_po
     ("view.png", ["rotate", "--angles", "0", "0", "10", "--steps", "400"]),
 ])
 def test_rotate_and_video_killed_mid_run_keep_the_previous_output(tmp_path, name, command):
-    from components.models.unet import UNetConfig, build_unet
-    from components.registry.export import export_model
-
-    torch.manual_seed(0)
-    config = UNetConfig(image_size=16, channels=(8, 16), attention_levels=(False, True), num_head_channels=8,
-                        norm_num_groups=8)
-    model = export_model(build_unet(config), config, tmp_path / "model", {})
+    model = export_tiny_model(tmp_path / "model")
     image = tmp_path / "x.png"
     iio.imwrite(image, (np.random.default_rng(0).random((41, 37)) * 255).astype(np.uint8))  # odd sizes
     out = tmp_path / "out" / name
@@ -207,7 +195,7 @@ def test_evaluate_killed_mid_run_reruns_to_the_same_reports(tmp_path, evaluated,
     code, output = finish(stage(command, tmp_path))  # uninterrupted, in a process of its own as the rerun
     assert code == 0, output[-3000:]
     reports = tmp_path / "reports"
-    clean = tree_digest(reports)
+    clean = file_hashes(reports)
     for path in reports.rglob("*"):
         if path.is_file():
             path.unlink()
@@ -216,4 +204,4 @@ def test_evaluate_killed_mid_run_reruns_to_the_same_reports(tmp_path, evaluated,
                   lambda: "test pairs per domain" in (tmp_path / "log").read_text())
     code, output = finish(stage(command, tmp_path))
     assert code == 0, output[-3000:]
-    assert tree_digest(reports) == clean  # the same reports, and no temporary left beside them
+    assert file_hashes(reports) == clean  # the same reports, and no temporary left beside them

@@ -1,16 +1,9 @@
 """Every random draw is seeded: drrs, folds and xray_domain rendered twice from scratch are bit-identical."""
 
-import hashlib
-
 import yaml
 
 from flows import drrs, folds, xray_domain
-from tests.conftest import small_params
-
-
-def file_hashes(folder):
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+from tests.conftest import file_hashes, small_params
 
 
 def test_stages_render_the_same_bytes_twice(prefect_server, tmp_path, tiny_pool):

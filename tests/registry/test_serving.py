@@ -1,10 +1,9 @@
 """`mlflow models serve -m models:/radrotator@champion` answers a REST request with a rotated image."""
 
 import base64
-import io
+import contextlib
 import json
 import sys
-import urllib.request
 
 import imageio.v3 as iio
 import numpy as np
@@ -12,38 +11,41 @@ import pytest
 
 from flows import venv_env
 from tests.conftest import register_tiny_model
-from tests.processes import free_port, load_test, post_status, served
+from tests.processes import free_port, load_test, post_status, rotation_request, served
 from tests.sampling.test_radiograph_io import write_dicom
 
 pytestmark = pytest.mark.slow
 
 
 def post(url: str, body: dict) -> dict:
-    request = urllib.request.Request(url, json.dumps(body).encode(), {"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=120) as response:
-        return json.loads(response.read())
+    code, text = post_status(url, body)
+    assert code == 200, text
+    return json.loads(text)
 
 
-def test_champion_served_over_rest_rotates_an_image(tmp_path, monkeypatch):
+@contextlib.contextmanager
+def champion_served(tmp_path, monkeypatch, **env):
+    """A tiny untrained champion registered in a fresh store and served on loopback, started from
+    an empty folder (the model and the code logged with it come from the registry); yields the
+    /invocations URL."""
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     register_tiny_model(tmp_path / "models" / "radrotator", alias="champion")
     port = free_port()
-    # Started from an empty folder: the model and the code logged with it come from the registry.
     workdir = tmp_path / "elsewhere"
     workdir.mkdir()
-    env = venv_env(MLFLOW_TRACKING_URI=uri)  # the server execs `uvicorn` from PATH
     cmd = [sys.executable, "-m", "mlflow", "models", "serve", "-m", "models:/radrotator@champion",
            "--env-manager", "local", "--workers", "1", "--host", "127.0.0.1", "--port", str(port)]
-    with served(cmd, f"http://127.0.0.1:{port}/ping", env, workdir):
+    # venv_env: the server execs `uvicorn` from PATH
+    with served(cmd, f"http://127.0.0.1:{port}/ping", venv_env(MLFLOW_TRACKING_URI=uri, **env), workdir):
+        yield f"http://127.0.0.1:{port}/invocations"
+
+
+def test_champion_served_over_rest_rotates_an_image(tmp_path, monkeypatch):
+    with champion_served(tmp_path, monkeypatch) as url:
         image = (np.random.default_rng(0).random((24, 20)) * 255).astype(np.uint8)
         image[6:12, 4:9] = 255
-        buffer = io.BytesIO()
-        iio.imwrite(buffer, image, extension=".png")
-        body = {"dataframe_split": {"columns": ["image", "angle_x", "angle_y", "angle_z"],
-                                    "data": [[base64.b64encode(buffer.getvalue()).decode(), 0.0, 0.0, 10.0]]},
-                "params": {"steps": 2, "seed": 3}}
-        url = f"http://127.0.0.1:{port}/invocations"
+        body = rotation_request([[b64(png_bytes(image)), 0.0, 0.0, 10.0]], steps=2, seed=3)
         answer = post(url, body)
         [prediction] = answer["predictions"]
         rotated = iio.imread(base64.b64decode(prediction["image"]))
@@ -61,8 +63,7 @@ def test_champion_served_over_rest_rotates_an_image(tmp_path, monkeypatch):
         deep = (np.random.default_rng(1).random((20, 22)) * 4095).astype(np.uint16)  # 12 bits stored
         dicom = write_dicom(tmp_path / "m1.dcm", deep, "MONOCHROME1")
         for payload, dtype in ((png_bytes(deep), np.uint16), (dicom.read_bytes(), np.uint16)):
-            one = {**body, "dataframe_split": {**body["dataframe_split"], "data": [[b64(payload), 0.0, 0.0, 0.0]]}}
-            [prediction] = post(url, one)["predictions"]
+            [prediction] = post(url, rotation_request([[b64(payload), 0.0, 0.0, 0.0]], steps=2, seed=3))["predictions"]
             out = iio.imread(base64.b64decode(prediction["image"]))
             assert out.dtype == dtype and out.shape == deep.shape  # 16-bit in → 16-bit out; DICOM by the CLI's reader
 
@@ -70,19 +71,9 @@ def test_champion_served_over_rest_rotates_an_image(tmp_path, monkeypatch):
 def test_load_on_loopback_answers_every_request(tmp_path, monkeypatch):
     """20 requests, 4 at a time, against a queue of 2: each is answered, rotated (200) or told
     to retry (503, one line); none is lost or times out. Latency percentiles are printed."""
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    register_tiny_model(tmp_path / "models" / "radrotator", alias="champion")
-    port = free_port()
-    env = venv_env(MLFLOW_TRACKING_URI=uri, RADROTATOR_MAX_QUEUE="2", RADROTATOR_THREADS="1")
-    cmd = [sys.executable, "-m", "mlflow", "models", "serve", "-m", "models:/radrotator@champion",
-           "--env-manager", "local", "--workers", "1", "--host", "127.0.0.1", "--port", str(port)]
-    with served(cmd, f"http://127.0.0.1:{port}/ping", env, tmp_path):
-        url = f"http://127.0.0.1:{port}/invocations"
+    with champion_served(tmp_path, monkeypatch, RADROTATOR_MAX_QUEUE="2", RADROTATOR_THREADS="1") as url:
         image = (np.random.default_rng(0).random((32, 32)) * 255).astype(np.uint8)
-        body = {"dataframe_split": {"columns": ["image", "angle_x", "angle_y", "angle_z"],
-                                    "data": [[b64(png_bytes(image)), 0.0, 0.0, 10.0]]},
-                "params": {"steps": 20}}
+        body = rotation_request([[b64(png_bytes(image)), 0.0, 0.0, 10.0]], steps=20)
         results = load_test(url, body, requests=20, concurrency=4)
     codes = sorted(code for code, _, _ in results)
     latencies = np.array([seconds for _, _, seconds in results])
@@ -99,8 +90,7 @@ def test_load_on_loopback_answers_every_request(tmp_path, monkeypatch):
 def bad_requests(good: dict) -> list[tuple[dict, str]]:
     """Requests the campaign sent, each with the words its one-line answer must hold."""
     def with_row(row, params=None):
-        return {"dataframe_split": {**good["dataframe_split"], "data": [row]},
-                "params": params if params is not None else good["params"]}
+        return rotation_request([row], **(params if params is not None else good["params"]))
 
     image = good["dataframe_split"]["data"][0][0]
     huge = np.zeros((10000, 10000), np.uint8)  # a few hundred kB as PNG, 800 MB decoded as float64

@@ -7,19 +7,16 @@ import imageio.v2 as imageio
 import imageio.v3 as iio
 import numpy as np
 import pytest
-import torch
 
 from components.models.unet import UNetConfig, build_unet
 from components.registry.export import export_model, load_model
+from tests.conftest import export_tiny_model
 from tests.sampling.test_radiograph_io import gradient, write_dicom
 
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
-    torch.manual_seed(0)
-    config = UNetConfig(image_size=16, channels=(8, 16), attention_levels=(False, True), num_head_channels=8,
-                        norm_num_groups=8)
-    return export_model(build_unet(config), config, tmp_path_factory.mktemp("m") / "radrotator", {"note": "test"})
+    return export_tiny_model(tmp_path_factory.mktemp("m") / "radrotator", extra={"note": "test"})
 
 
 def cli(*args):
