@@ -8,7 +8,6 @@ reports (components/evaluation/report.py).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,7 +86,8 @@ def axes_rows(rotator: Rotator, test: TestSet, pool: Path, manifest: pd.DataFram
     for k, axis in enumerate("xyz"):
         poses = np.zeros((len(AXIS_ANGLES), 3))
         poses[:, k] = AXIS_ANGLES
-        model_rows[axis] = rotator.rotate(source, poses, protocol.steps, protocol.guidance, protocol.seed)
+        model_rows[axis] = rotator.rotate(source, poses, protocol.steps, protocol.guidance, protocol.seed,
+                                          sampler=protocol.sampler)
         truth_rows[axis] = render_views(projector, poses, drr, noise_generator(drr.seed, ct_id))[0]
     return model_rows, truth_rows
 
@@ -104,7 +104,7 @@ def real_radiograph_rows(path: Path, rotator: Rotator, protocol: Protocol, regre
     rows = []
     for delta in np.asarray(rotations, float):
         outputs = np.stack(rotator.rotate_each(list(images), np.repeat(delta[None], len(images), 0), protocol.steps,
-                                               protocol.guidance, protocol.seed, protocol.batch_size))
+                                               protocol.guidance, protocol.seed, protocol.batch_size, protocol.sampler))
         errors = np.abs(predict_degrees(regressor, images, outputs) - delta).mean(-1)
         rows += [{"domain": "real_radiograph", "method": "model", "bin": angle_bin(delta, protocol.angle_bins),
                   "ct_id": str(s), "patient_id": str(s), **{f"delta_{a}": float(v) for a, v in zip("xyz", delta)},
@@ -136,7 +136,8 @@ def evaluate_model(inputs: EvaluationInputs, protocol: Protocol, drr: DRRConfig,
     floor = summary.get("drr", {}).get("true_target", {}).get("all", {}).get("rotation_error_deg", float("nan"))
     header = [f"Test fold {inputs.test_fold}: {len(set(test.patients.values()))} patients, {len(test.patients)} CTs; "
               f"{protocol.pairs_per_bin} pairs per bin (max |V| over the axes), the same pairs in both domains.",
-              f"Models sample with {protocol.steps or rotator.steps} steps, guidance "
+              f"Models sample with {protocol.sampler or rotator.sampler}, {protocol.steps or rotator.steps} steps, "
+              "guidance "
               f"{protocol.guidance if protocol.guidance is not None else rotator.guidance:g}, seed {protocol.seed}; "
               "outputs are histogram-matched to their input (mode A).",
               "Rotation error (registration): the pose of each image recovered by registering it to its test CT "

@@ -14,10 +14,11 @@ from components.sampling.rotate import Rotator
 
 
 def model_method(rotator: Rotator, protocol: Protocol) -> MethodFn:
-    """A diffusion model as mode A rotates: the protocol's steps, guidance, seed; output histogram-matched."""
+    """A diffusion model as mode A rotates: the protocol's sampler, steps, guidance, seed; output
+    histogram-matched."""
     def rotate(sources: np.ndarray, deltas: np.ndarray) -> np.ndarray:
         return np.stack(rotator.rotate_each(list(sources), deltas, protocol.steps, protocol.guidance, protocol.seed,
-                                            protocol.batch_size))
+                                            protocol.batch_size, protocol.sampler))
     return rotate
 
 

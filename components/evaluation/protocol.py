@@ -47,6 +47,7 @@ MethodFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
 class Protocol:
     angle_bins: tuple[float, ...] = (0, 5, 10, 15)
     pairs_per_bin: int = 30
+    sampler: str | None = None  # ddim | dpmsolver++ | unipc; None: each model's own default (its folder)
     steps: int | None = None  # sampler steps for the models; None: each model's own default (its folder)
     guidance: float | None = None
     seed: int = 0
@@ -58,7 +59,7 @@ class Protocol:
     @classmethod
     def from_params(cls, cfg: dict) -> "Protocol":
         return cls(angle_bins=tuple(float(b) for b in cfg["angle_bins"]), pairs_per_bin=int(cfg["pairs_per_bin"]),
-                   steps=None if cfg.get("steps") is None else int(cfg["steps"]),
+                   sampler=cfg.get("sampler"), steps=None if cfg.get("steps") is None else int(cfg["steps"]),
                    guidance=None if cfg.get("guidance") is None else float(cfg["guidance"]), seed=int(cfg["seed"]),
                    batch_size=int(cfg.get("batch_size", 32)), bootstrap=int(cfg.get("bootstrap", 2000)),
                    confidence=float(cfg.get("confidence", 0.95)),

@@ -1,11 +1,15 @@
 """Diffusion for RadRotator: a zero-terminal-SNR cosine schedule, v-prediction, and the
 improved-DDPM hybrid loss with a learned-range variance.
 
-MONAI has the cosine schedule but no zero-terminal-SNR option, so
-`cosine_zero_snr` is registered in MONAI's NoiseSchedules: the cosine schedule's
-sqrt(ᾱ) is shifted so that ᾱ_T = 0 and rescaled to keep ᾱ_0 (Lin et al. 2024,
-"Common diffusion noise schedules and sample steps are flawed"). With ᾱ_T = 0
-only v-prediction stays defined at t = T.
+The schedule: the cosine schedule's sqrt(ᾱ) shifted so that ᾱ_T = 0 and rescaled to
+keep ᾱ_0 (Lin et al. 2024, "Common diffusion noise schedules and sample steps are
+flawed"). With ᾱ_T = 0 only v-prediction stays defined at t = T. The samplers are
+diffusers' (components/sampling/samplers.py) on diffusers' own version of it
+(`squaredcos_cap_v2` + `rescale_betas_zero_snr`), which equals the one below to
+7e-7 in ᾱ (tests/models/test_diffusion.py). Training keeps the values below, on
+MONAI's cosine schedule, bit for bit: they are what the committed models were
+trained on, and a change in the last float bit would change every trained weight
+and with it every figure measured on them.
 
 Learned-range variance follows Nichol & Dhariwal (2021): the second output
 channel v_var ∈ [-1, 1] interpolates *log* variance between the posterior
@@ -20,7 +24,7 @@ from __future__ import annotations
 import math
 
 import torch
-from monai.networks.schedulers import DDIMScheduler, DDPMScheduler, NoiseSchedules
+from monai.networks.schedulers import DDPMScheduler, NoiseSchedules
 from monai.networks.schedulers.scheduler import _cosine_beta
 
 SCHEDULE = "cosine_zero_snr"
@@ -38,14 +42,15 @@ def cosine_zero_snr(num_train_timesteps: int, s: float = 8e-3):
     return betas.float(), alphas.float(), alphas_cumprod.float()
 
 
+def noise_schedule(timesteps: int = 1000) -> dict:
+    """diffusers' keyword arguments for the same schedule, shared by every sampler."""
+    return {"num_train_timesteps": timesteps, "beta_schedule": "squaredcos_cap_v2", "rescale_betas_zero_snr": True,
+            "prediction_type": "v_prediction"}
+
+
 def training_scheduler(timesteps: int = 1000) -> DDPMScheduler:
     return DDPMScheduler(num_train_timesteps=timesteps, schedule=SCHEDULE, prediction_type="v_prediction",
                          variance_type="learned_range", clip_sample=False)
-
-
-def sampling_scheduler(timesteps: int = 1000) -> DDIMScheduler:
-    return DDIMScheduler(num_train_timesteps=timesteps, schedule=SCHEDULE, prediction_type="v_prediction",
-                         clip_sample=False)
 
 
 def _at(values: torch.Tensor, t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:

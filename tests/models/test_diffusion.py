@@ -4,19 +4,23 @@
 import pytest
 import torch
 
-from components.models.diffusion import (SCHEDULE, HybridLoss, cosine_zero_snr, sampling_scheduler,
-                                         training_scheduler)
+from components.models.diffusion import SCHEDULE, HybridLoss, cosine_zero_snr, noise_schedule, training_scheduler
 from components.models.unet import UNetConfig, build_unet, count_parameters
 from components.sampling.guided import guided_sample, initial_noise
+from components.sampling.samplers import SAMPLERS, make_sampler
+from diffusers import DDPMScheduler
 from monai.networks.schedulers import NoiseSchedules
 
 
-def test_zero_terminal_snr_schedule_is_registered_and_rescaled():
+def test_zero_terminal_snr_schedule_is_registered_rescaled_and_equals_diffusers():
     assert SCHEDULE in NoiseSchedules.names
     betas, alphas, ac = cosine_zero_snr(1000)
     assert ac[-1] == 0 and betas[-1] == pytest.approx(1.0)
     assert torch.all(torch.diff(ac) <= 0) and 0.999 < float(ac[0]) <= 1
     assert torch.allclose(torch.cumprod(alphas.double(), 0).float(), ac, atol=1e-5)
+    # The samplers run on diffusers' version of the schedule: the same to float precision.
+    theirs = DDPMScheduler(**noise_schedule(1000)).alphas_cumprod
+    assert torch.allclose(theirs, ac, atol=1e-6) and theirs[-1] == 0
 
 
 def test_v_target_and_x0_recovery_closed_forms():
@@ -73,25 +77,55 @@ def test_null_embedding_replaces_nan_rows():
     assert torch.equal(out[1], emb.null) and not torch.equal(out[0], emb.null)
 
 
-def test_sampling_zero_snr_gives_no_nan_and_guidance_one_is_conditional():
-    model, scheduler = small_model(), sampling_scheduler()
+class OracleDenoiser(torch.nn.Module):
+    """The exact v of a data distribution that is one point: x0 = the source's mirror image.
+    Every sampler must land on x0 from any noise."""
+
+    def __init__(self, alphas_cumprod: torch.Tensor) -> None:
+        super().__init__()
+        self.ac = alphas_cumprod.double()
+
+    def forward(self, x, t, class_labels=None):
+        x_t, x0 = x[:, :1].double(), x[:, 1:].double().flip(-1)
+        a = self.ac[t].view(-1, 1, 1, 1)
+        eps = (x_t - a.sqrt() * x0) / (1 - a).sqrt()
+        v = a.sqrt() * eps - (1 - a).sqrt() * x0
+        return torch.cat([v, torch.zeros_like(v)], 1).float()
+
+
+@pytest.mark.parametrize("name", list(SAMPLERS))
+def test_every_sampler_lands_on_the_target_of_an_exact_denoiser(name):
+    sampler = make_sampler(name)
+    oracle = OracleDenoiser(training_scheduler().alphas_cumprod)
+    src = torch.rand(2, 1, 16, 16) * 2 - 1
+    out = guided_sample(oracle, sampler, src, torch.zeros(2, 3), initial_noise((2, 1, 16, 16), 1), steps=10,
+                        guidance=1.0)
+    assert torch.allclose(out, src.flip(-1), atol=1e-3), (out - src.flip(-1)).abs().max()
+
+
+@pytest.mark.parametrize("name", list(SAMPLERS))
+def test_sampling_zero_snr_gives_no_nan_and_guidance_one_is_conditional(name):
+    model, scheduler = small_model(), make_sampler(name)
     src = torch.rand(2, 1, 16, 16) * 2 - 1
     angles = torch.tensor([[0.5, 0.0, -0.5], [0.0, 1.0, 0.0]])
     noise = initial_noise((2, 1, 16, 16), 3)
     guided_one = guided_sample(model, scheduler, src, angles, noise, steps=5, guidance=1.0)
     assert torch.isfinite(guided_one).all()
-    # The conditional path computed by hand, step by step:
+    # The conditional path computed by hand, step by step, on a fresh scheduler:
+    scheduler = make_sampler(name)
     scheduler.set_timesteps(5)
+    assert int(scheduler.timesteps[0]) == 999  # trailing: the first step is at pure noise
     x = noise.clone()
     for t in scheduler.timesteps:
         v = model(torch.cat([x, src], 1), torch.full((2,), int(t)), class_labels=angles)[:, :1]
-        x, _ = scheduler.step(v, int(t), x)
+        x = scheduler.step(v, t, x).prev_sample
     assert torch.allclose(guided_one, x, atol=1e-6)
     assert torch.isfinite(guided_sample(model, scheduler, src, angles, noise, steps=5, guidance=4.0)).all()
 
 
-def test_fixed_seed_gives_identical_samples():
-    model, scheduler = small_model(), sampling_scheduler()
+@pytest.mark.parametrize("name", list(SAMPLERS))
+def test_fixed_seed_gives_identical_samples(name):
+    model, scheduler = small_model(), make_sampler(name)
     src, angles = torch.zeros(1, 1, 16, 16), torch.zeros(1, 3)
     a = guided_sample(model, scheduler, src, angles, initial_noise((1, 1, 16, 16), 5), steps=4)
     b = guided_sample(model, scheduler, src, angles, initial_noise((1, 1, 16, 16), 5), steps=4)
