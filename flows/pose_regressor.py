@@ -3,7 +3,10 @@
     python -m flows.pose_regressor [--params params.yaml]
 
 Trains on DRR pairs of the training folds; writes models/pose_regressor/
-(safetensors + config.json, with its own error on validation-fold pairs in degrees).
+(safetensors + config.json, with its own error on validation-fold pairs in degrees),
+and the input guard calibrated on its features (components/models/domain_guard.py):
+the training folds' DRRs and radiograph-style images as the reference, the
+validation fold's as the calibration. The train stage puts a copy in the model folder.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from components.atomic_write import atomic_path
 from components.data.folds import ct_ids_in_folds
 from components.data.pairs import DRRPairs
 from components.data.transforms import training_transforms
+from components.drr.shards import SHARD_SUFFIX, Shard
+from components.models.domain_guard import calibrate
 from components.models.pose_regressor import PoseRegressorModule, predict_degrees, save_regressor
 from components.params import load_params
 from components.training.module import TransformedPairs
@@ -52,12 +57,28 @@ def pose_regressor(params_path: str = "params.yaml") -> dict:
     predicted = predict_degrees(module.net, np.stack([i["source"][0].numpy() for i in items]),
                                 np.stack([i["target"][0].numpy() for i in items]))
     error = float(np.abs(predicted - np.stack([i["delta_deg"].numpy() for i in items])).mean())
+    domains = [drr_dir, params["xray_domain"]["out"]]
+    guard = calibrate(module.net, guard_images(domains, ids["train"], int(cfg["guard_images_per_ct"]), rng),
+                      guard_images(domains, ids["val"], int(cfg["guard_images_per_ct"]), rng), size)
     with atomic_path(Path(cfg["out"])) as tmp:
         tmp.mkdir(parents=True)
         save_regressor(module.net, size, cfg["channels"], tmp, {"val_mean_abs_error_deg": error,
                                                                  "val_pairs": len(items)})
-    print(f"pose regressor: mean absolute angle error {error:.2f}° on {len(items)} validation pairs")
+        guard.save(tmp)
+    print(f"pose regressor: mean absolute angle error {error:.2f}° on {len(items)} validation pairs; input guard "
+          f"calibrated on {guard.validation_images} validation images (99th-percentile distance {guard.threshold:.2f})")
     return {"val_mean_abs_error_deg": error}
+
+
+def guard_images(domains: list[str], ct_ids: list[str], per_ct: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """`per_ct` images of each CT in each domain's shards, drawn by the seeded generator."""
+    images = []
+    for folder in domains:
+        for ct_id in sorted(ct_ids):
+            shard = Shard(Path(folder) / f"{ct_id}{SHARD_SUFFIX}")
+            picks = rng.choice(len(shard), size=min(per_ct, len(shard)), replace=False)
+            images += [shard.image(int(k)) for k in sorted(picks)]
+    return images
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -23,28 +23,37 @@ from prefect import flow
 
 from components.atomic_write import atomic_path
 from components.fingerprint import cache_key, file_sha256, source_fingerprint
-from components.models.diffusion import sampling_scheduler
 from components.params import load_params
 from flows.stage import stage_main
 from components.registry import tracking
 from components.registry.export import InferenceDefaults, export_model, model_sha256
 from components.sampling.guided import guided_sample, initial_noise
+from components.sampling.samplers import make_sampler
 from components.training.module import PairDataModule, RadRotatorModule
 from components.training.trainer import checkpoints, fit as fit_or_stop, make_trainer, resume_point, worker_rank, world_size
 from components.training.trainer import pair_data as training_data
 from flows import PROJECT_ROOT
 
 
-def validation_grid(module: RadRotatorModule, data: PairDataModule, n: int, steps: int, guidance: float) -> np.ndarray:
+def validation_grid(module: RadRotatorModule, data: PairDataModule, n: int, inference: InferenceDefaults) -> np.ndarray:
     """Rows of source | target | generated (EMA weights) for the first n validation pairs."""
     batch = next(iter(torch.utils.data.DataLoader(data.val_set, batch_size=n)))
     model = module.ema.module.eval()
     size = batch["source"].shape[-1]
     noise = initial_noise((1, 1, size, size), 0).expand(len(batch["source"]), -1, -1, -1)
-    generated = guided_sample(model, sampling_scheduler(module.train_config.timesteps), batch["source"],
-                              batch["angles"], noise, steps, guidance)
+    generated = guided_sample(model, make_sampler(inference.sampler, module.train_config.timesteps), batch["source"],
+                              batch["angles"], noise, inference.steps, inference.guidance)
     rows = [torch.cat([s[0], t[0], g[0]], dim=1) for s, t, g in zip(batch["source"], batch["target"], generated)]
     return ((torch.cat(rows, dim=0).clamp(-1, 1) + 1) / 2).numpy()
+
+
+def guard_folder(params: dict) -> Path | None:
+    """The pose regressor's folder when it holds an input guard (the train stage depends on it)."""
+    folder = Path(params["pose_regressor"]["out"])
+    if (folder / "guard.safetensors").exists():
+        return folder
+    print(f"note: {folder} holds no input guard (run `dvc repro pose_regressor`); the model folder will carry none")
+    return None
 
 
 def pair_data(params: dict, cfg: dict, validate_on: str = "drr") -> PairDataModule:
@@ -100,11 +109,11 @@ def train(params_path: str = "params.yaml", section: str | None = None) -> dict:
         mlflow.log_params(tracking.flatten(params))
         mlflow.set_tags(tracking.lineage(PROJECT_ROOT))
         trainer = fit(MLFlowLogger(experiment_name=cfg["experiment"], tracking_uri=uri, run_id=run.info.run_id))
-        grid = validation_grid(module, data, int(cfg["grid_pairs"]), inference.steps, inference.guidance)
+        grid = validation_grid(module, data, int(cfg["grid_pairs"]), inference)
         mlflow.log_image(grid, "validation/source_target_generated.png")
         model_dir = export_model(module.ema.module, module.unet_config, out_dir / "radrotator",
                                  {"train": module.train_config.to_dict()},
-                                 inference, module.train_config.timesteps)
+                                 inference, module.train_config.timesteps, guard_folder(params))
         mlflow.log_artifacts(str(model_dir), "ema")
         sha256 = model_sha256(model_dir)
         mlflow.set_tag(tracking.MODEL_TAG, sha256)

@@ -136,7 +136,7 @@ def tiny_run(tmp_path, tiny_pool, monkeypatch):
     params = yaml.safe_load(path.read_text())
     params["train"].update({"out": str(tmp_path / "models"), "max_steps": 4, "batch_size": 2, "val_every": 2,
                             "val_batches": 1, "grid_pairs": 2, "log_every": 1, "checkpoint_every": 2,
-                            "inference": {"steps": 2, "guidance": 4.0},
+                            "inference": {"sampler": "dpmsolver++", "steps": 2, "guidance": 4.0},
                             "unet": {k: v for k, v in TINY_UNET.items() if k != "image_size"}})
     params["xray_domain"]["out"] = str(tmp_path / "xray")
     for section, folder in (("train_no_rhs", "no_rhs"), ("cyclegan", "cyclegan"), ("pose_regressor", "pose")):

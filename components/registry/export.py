@@ -3,7 +3,7 @@
 config.json holds the sha256 of the weights (checked on every load: a flipped byte
 is refused, not sampled from), the U-Net (`unet`, its `image_size` the DRRs' size), the noise
 schedule (`scheduler`: what the model was trained on and samples with) and the
-inference defaults (`inference`: steps, guidance), as diffusers' save_pretrained
+inference defaults (`inference`: sampler, steps, guidance), as diffusers' save_pretrained
 keeps a pipeline's parts together; tools read the defaults from here, so a model
 and the settings it was measured with cannot drift apart.
 """
@@ -19,15 +19,16 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from components.atomic_write import atomic_path
-from components.models.diffusion import SCHEDULE
+from components.models.diffusion import SCHEDULE, noise_schedule
 from components.models.unet import UNetConfig, build_unet
 
-WEIGHTS, CONFIG = "ema.safetensors", "config.json"
+WEIGHTS, CONFIG, GUARD = "ema.safetensors", "config.json", "guard"
 
 
 @dataclass(frozen=True)
 class InferenceDefaults:
-    steps: int = 25
+    sampler: str = "dpmsolver++"  # benchmarks/samplers.py: 20 steps hold DDIM-200's SSIM and rotation error
+    steps: int = 20
     guidance: float = 4.0
 
     def to_dict(self) -> dict:
@@ -35,22 +36,34 @@ class InferenceDefaults:
 
 
 def scheduler_config(timesteps: int = 1000) -> dict:
-    return {"schedule": SCHEDULE, "prediction_type": "v_prediction", "num_train_timesteps": timesteps}
+    return {"schedule": SCHEDULE, **noise_schedule(timesteps)}
 
 
 def export_model(model: torch.nn.Module, unet: UNetConfig, out_dir: str | Path, extra: dict,
-                 inference: InferenceDefaults = InferenceDefaults(), timesteps: int = 1000) -> Path:
-    """Write weights + config to `out_dir` atomically (the folder appears whole or not at all)."""
+                 inference: InferenceDefaults = InferenceDefaults(), timesteps: int = 1000,
+                 guard: str | Path | None = None) -> Path:
+    """Write weights + config to `out_dir` atomically (the folder appears whole or not at all); with
+    `guard` (the pose regressor's folder), a copy of the input guard in `guard/`."""
+    from components.fingerprint import file_sha256
+    from components.models.domain_guard import InputGuard
+
     out_dir = Path(out_dir)
     with atomic_path(out_dir) as tmp:
         tmp.mkdir(parents=True)
         state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
         save_file(state, str(tmp / WEIGHTS))
+        guard_sha256 = {}
+        if guard is not None:
+            (tmp / GUARD).mkdir()
+            for part in InputGuard.files(guard):
+                shutil.copyfile(part, tmp / GUARD / part.name)
+                guard_sha256[part.name] = file_sha256(part)
         config = {"unet": unet.to_dict(), "scheduler": scheduler_config(timesteps),
-                  "inference": inference.to_dict(), **extra, "weights_sha256": model_sha256(tmp)}
+                  "inference": inference.to_dict(), **extra, "weights_sha256": model_sha256(tmp),
+                  **({"guard_sha256": guard_sha256} if guard_sha256 else {})}
         (tmp / CONFIG).write_text(json.dumps(config, indent=2) + "\n")
-        for part in (WEIGHTS, CONFIG):  # readable by a serving account (safetensors writes 0600)
-            (tmp / part).chmod(0o644)
+        for part in (tmp / WEIGHTS, tmp / CONFIG, *(tmp / GUARD).glob("*")):  # readable by a serving account
+            part.chmod(0o644)  # (safetensors writes 0600)
         load_model(tmp)  # what was written must load and run
         if out_dir.exists():
             shutil.rmtree(out_dir)
@@ -68,18 +81,24 @@ def model_sha256(folder: str | Path) -> str:
     return file_sha256(weights)
 
 
-def load_model(folder: str | Path, device: str = "cpu") -> tuple[torch.nn.Module, dict]:
+def read_config(folder: str | Path) -> dict:
     folder = Path(folder)
     if not (folder / WEIGHTS).exists() or not (folder / CONFIG).exists():
         raise FileNotFoundError(f"{folder}: not a RadRotator model (needs {WEIGHTS} and {CONFIG})")
     try:
-        config = json.loads((folder / CONFIG).read_text())
+        return json.loads((folder / CONFIG).read_text())
     except ValueError as err:
         raise ValueError(f"{folder / CONFIG}: not readable JSON ({err})") from None
+
+
+def load_model(folder: str | Path, device: str = "cpu") -> tuple[torch.nn.Module, dict]:
+    folder = Path(folder)
+    config = read_config(folder)
     expected = config.get("weights_sha256")
     if expected is not None and model_sha256(folder) != expected:
         raise ValueError(f"{folder / WEIGHTS}: does not match the weights_sha256 in {CONFIG} (corrupt or "
                          "replaced); export the model again")
+    check_guard(folder, config)
     unet = UNetConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in config["unet"].items()})
     model = build_unet(unet)
     try:
@@ -96,6 +115,23 @@ def load_model(folder: str | Path, device: str = "cpu") -> tuple[torch.nn.Module
     return model, config
 
 
+def check_guard(folder: Path, config: dict) -> None:
+    from components.fingerprint import file_sha256
+
+    for name, expected in config.get("guard_sha256", {}).items():
+        path = folder / GUARD / name
+        if not path.exists() or file_sha256(path) != expected:
+            raise ValueError(f"{path}: missing or does not match the guard_sha256 in {CONFIG}; export the model again")
+
+
+def load_guard(folder: str | Path):
+    """The input guard a model folder carries (components/models/domain_guard.py), or None."""
+    from components.models.domain_guard import InputGuard
+
+    folder = Path(folder)
+    return InputGuard.load(folder / GUARD) if read_config(folder).get("guard_sha256") else None
+
+
 def inference_defaults(config: dict) -> InferenceDefaults:
-    """The defaults a model folder records (older folders: the report's DDIM-200, guidance 4)."""
-    return InferenceDefaults(**config.get("inference", {"steps": 200, "guidance": 4.0}))
+    """The defaults a model folder records (older folders: DDIM, the report's 200 steps, guidance 4)."""
+    return InferenceDefaults(**{"sampler": "ddim", "steps": 200, "guidance": 4.0, **config.get("inference", {})})

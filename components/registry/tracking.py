@@ -18,7 +18,8 @@ from mlflow import MlflowClient
 MODEL_NAME = "radrotator"
 COMPONENTS = Path(__file__).resolve().parents[1]
 PIP_REQUIREMENTS = ["torch==2.13.0", "monai==1.6.1", "einops>=0.8,<0.9", "safetensors>=0.8,<0.9",
-                    "scikit-image>=0.26,<0.27", "imageio>=2.38,<3", "pandas>=3.1,<3.2", "mlflow>=3.17,<3.18"]
+                    "scikit-image>=0.26,<0.27", "imageio>=2.38,<3", "pandas>=3.1,<3.2", "mlflow>=3.17,<3.18",
+                    "diffusers==0.42.1", "pydicom>=3.0,<3.1", "pillow>=12,<13"]
 
 
 def configure(project_root: str | Path, experiment: str = "radrotator") -> str:
@@ -74,13 +75,15 @@ def run_for_model(sha256: str) -> str | None:
 
 def log_and_register(model_dir: str | Path, alias: str = "challenger") -> tuple[str, str]:
     """Log the exported model as a pyfunc in the active run, register it, set `alias`."""
-    from components.registry.pyfunc import SIGNATURE
+    from components.registry.export import inference_defaults, read_config
+    from components.registry.pyfunc import signature
 
     # Models from code: the entry script is logged, not a pickled instance; the
     # `components` package travels with it, so `mlflow models serve` needs no checkout.
     entry = Path(__file__).with_name("pyfunc_entry.py")
+    contract = signature(inference_defaults(read_config(model_dir)))  # its defaults: the model folder's
     info = mlflow.pyfunc.log_model(name="model", python_model=str(entry),
-                                   artifacts={"model_dir": str(model_dir)}, signature=SIGNATURE,
+                                   artifacts={"model_dir": str(model_dir)}, signature=contract,
                                    code_paths=[str(COMPONENTS)], pip_requirements=PIP_REQUIREMENTS)
     from components.registry.export import model_sha256
 

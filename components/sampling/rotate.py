@@ -2,7 +2,8 @@
 
 A radiograph of any aspect ratio is padded with zeros to a square (as the training
 transforms pad rows), resized to the model's size, min–max scaled to [-1, 1],
-rotated by guided DDIM with noise fixed by the seed and shared by every view,
+rotated by guided sampling (the model's sampler: DPM-Solver++ by default) with
+noise fixed by the seed and shared by every view,
 then resized back, cropped, and histogram-matched to the input (scikit-image),
 so the output has the input's intensity distribution and resolution.
 """
@@ -18,10 +19,10 @@ from skimage.exposure import match_histograms
 from skimage.transform import resize
 
 from components.drr.pose_protocol import MAX_ANGLE
-from components.models.diffusion import sampling_scheduler
 from components.sampling.guided import guided_sample, initial_noise
 from components.sampling.requests import AngleOutOfRange, check_guidance, check_steps  # noqa: F401 (re-export)
 from components.sampling.requests import check_angles as check_request_angles
+from components.sampling.samplers import check_sampler, make_sampler
 
 
 @dataclass
@@ -62,71 +63,85 @@ def restore(generated: torch.Tensor, prep: Prepared) -> np.ndarray:
 
 
 class Rotator:
-    """A model with its sampler and its inference defaults (steps, guidance) from its model folder."""
+    """A model with its inference defaults (sampler, steps, guidance) from its model folder.
+
+    Every call may override them; `on_step` (no arguments) is called after each denoising
+    step of each batch, so a caller can show progress: a call makes steps × batches of them."""
 
     def __init__(self, model: torch.nn.Module, image_size: int, device: str = "cpu", timesteps: int = 1000,
-                 steps: int = 25, guidance: float = 4.0) -> None:
+                 steps: int = 20, guidance: float = 4.0, sampler: str = "dpmsolver++") -> None:
         self.model, self.size, self.device = model.to(device).eval(), image_size, device
-        self.scheduler = sampling_scheduler(timesteps)
+        self.timesteps, self.sampler = timesteps, check_sampler(sampler)
         self.steps, self.guidance = steps, guidance
+        self.config: dict = {}
+        self.guard = None  # components/models/domain_guard.InputGuard, when the model folder carries one
 
-    def settings(self, steps, guidance) -> tuple[int, float]:
-        """Checked (steps, guidance), each the model's own when None."""
+    def settings(self, steps, guidance, sampler=None) -> tuple[int, float, object]:
+        """Checked (steps, guidance, scheduler), each the model's own when None."""
         steps, guidance = check_steps(steps), check_guidance(guidance)
-        return steps or self.steps, self.guidance if guidance is None else guidance
+        scheduler = make_sampler(sampler or self.sampler, self.timesteps)
+        return steps or self.steps, self.guidance if guidance is None else guidance, scheduler
 
     @classmethod
     def from_folder(cls, folder, device: str = "cpu") -> "Rotator":
-        from components.registry.export import inference_defaults, load_model
+        from components.registry.export import inference_defaults, load_guard, load_model
 
         model, config = load_model(folder, device)
         defaults = inference_defaults(config)
         rotator = cls(model, config["unet"]["image_size"], device,
-                      config.get("scheduler", {}).get("num_train_timesteps", 1000), defaults.steps, defaults.guidance)
+                      config.get("scheduler", {}).get("num_train_timesteps", 1000), defaults.steps, defaults.guidance,
+                      defaults.sampler)
         rotator.config = config
+        rotator.guard = load_guard(folder)
         return rotator
 
-    def _generate(self, prep: Prepared, angles: np.ndarray, steps: int, guidance: float, seed: int,
-                  progress: bool) -> torch.Tensor:
+    def domain_score(self, image: np.ndarray) -> float:
+        """How far the image lies from the model's training domain (> 1: outside it; NaN: no guard)."""
+        if self.guard is None:
+            return float("nan")
+        return float(self.guard.score(prepare(image, self.size).tensor)[0])
+
+    def _generate(self, source: torch.Tensor, angles: np.ndarray, settings, seed: int, progress: bool,
+                  on_step) -> torch.Tensor:
+        steps, guidance, scheduler = settings
         n = len(angles)
-        source = prep.tensor.to(self.device).expand(n, -1, -1, -1)
+        source = source.to(self.device).expand(n, -1, -1, -1) if len(source) == 1 else source.to(self.device)
         noise = initial_noise((1, 1, self.size, self.size), seed, self.device).expand(n, -1, -1, -1)
         cond = torch.as_tensor(np.asarray(angles, np.float32) / MAX_ANGLE, device=self.device)
-        return guided_sample(self.model, self.scheduler, source, cond, noise, steps, guidance, progress)[:, 0]
+        return guided_sample(self.model, scheduler, source, cond, noise, steps, guidance, progress, on_step)[:, 0]
 
     def rotate(self, image: np.ndarray, angles, steps: int | None = None, guidance: float | None = None,
-               seed: int = 0, allow_extrapolation: bool = False, progress: bool = False) -> list[np.ndarray]:
-        """Mode A: one output in [0, 1] at input resolution per angle triple (degrees); steps and guidance
-        default to the model's."""
-        steps, guidance = self.settings(steps, guidance)
+               seed: int = 0, allow_extrapolation: bool = False, progress: bool = False, sampler: str | None = None,
+               on_step=None) -> list[np.ndarray]:
+        """Mode A: one output in [0, 1] at input resolution per angle triple (degrees); sampler, steps and
+        guidance default to the model's."""
+        settings = self.settings(steps, guidance, sampler)
         angles = np.atleast_2d(np.asarray(angles, float))
         check_angles(angles, allow_extrapolation)
         prep = prepare(image, self.size)
-        generated = self._generate(prep, angles, steps, guidance, seed, progress)
+        generated = self._generate(prep.tensor, angles, settings, seed, progress, on_step)
         return [restore(g, prep) for g in generated]
 
     def rotate_each(self, images, angles, steps: int | None = None, guidance: float | None = None, seed: int = 0,
-                    batch: int = 16) -> list[np.ndarray]:
+                    batch: int = 16, sampler: str | None = None) -> list[np.ndarray]:
         """One view per image: image k rotated by angles[k] (degrees), `batch` images denoised together,
         all from the same noise (as mode A, for many inputs at once: the evaluation)."""
-        steps, guidance = self.settings(steps, guidance)
+        settings = self.settings(steps, guidance, sampler)
         angles = np.atleast_2d(np.asarray(angles, float))
         check_angles(angles, allow_extrapolation=False)
         out = []
         for start in range(0, len(images), batch):
             preps = [prepare(np.asarray(im), self.size) for im in images[start:start + batch]]
-            source = torch.cat([p.tensor for p in preps]).to(self.device)
-            noise = initial_noise((1, 1, self.size, self.size), seed, self.device).expand(len(preps), -1, -1, -1)
-            cond = torch.as_tensor(angles[start:start + batch] / MAX_ANGLE, dtype=torch.float32, device=self.device)
-            generated = guided_sample(self.model, self.scheduler, source, cond, noise, steps, guidance)[:, 0]
+            source = torch.cat([p.tensor for p in preps])
+            generated = self._generate(source, angles[start:start + batch], settings, seed, False, None)
             out += [restore(g, p) for g, p in zip(generated, preps)]
         return out
 
     def sweep(self, image: np.ndarray, axis: str, start: float, stop: float, frames: int, batch: int = 8,
               steps: int | None = None, guidance: float | None = None, seed: int = 0,
-              allow_extrapolation: bool = False) -> Iterator[np.ndarray]:
-        """Mode B: frames rotating about one axis, in batches, all from the same noise."""
-        steps, guidance = self.settings(steps, guidance)
+              allow_extrapolation: bool = False, sampler: str | None = None, on_step=None) -> Iterator[np.ndarray]:
+        """Mode B: frames rotating about one axis, `batch` frames denoised together, all from the same noise."""
+        settings = self.settings(steps, guidance, sampler)
         k = "xyz".index(axis)
         values = np.linspace(start, stop, frames)
         angles = np.zeros((frames, 3))
@@ -134,5 +149,5 @@ class Rotator:
         check_angles(angles, allow_extrapolation)
         prep = prepare(image, self.size)
         for i in range(0, frames, batch):
-            for g in self._generate(prep, angles[i:i + batch], steps, guidance, seed, progress=False):
+            for g in self._generate(prep.tensor, angles[i:i + batch], settings, seed, False, on_step):
                 yield restore(g, prep)

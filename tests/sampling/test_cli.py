@@ -65,10 +65,29 @@ def test_model_folder_restores_its_inference_defaults(tmp_path):
 
     config = UNetConfig(image_size=16, channels=(8, 16), attention_levels=(False, True), num_head_channels=8,
                         norm_num_groups=8)
-    folder = export_model(build_unet(config), config, tmp_path / "m", {}, InferenceDefaults(steps=3, guidance=2.5))
+    folder = export_model(build_unet(config), config, tmp_path / "m", {},
+                          InferenceDefaults(sampler="unipc", steps=3, guidance=2.5))
     rotator = Rotator.from_folder(folder)
-    assert (rotator.size, rotator.steps, rotator.guidance) == (16, 3, 2.5)
-    assert rotator.config["scheduler"]["schedule"] == "cosine_zero_snr"
+    assert (rotator.size, rotator.sampler, rotator.steps, rotator.guidance) == (16, "unipc", 3, 2.5)
+    assert rotator.config["scheduler"]["beta_schedule"] == "squaredcos_cap_v2"
+    assert rotator.config["scheduler"]["rescale_betas_zero_snr"] is True
+
+
+def test_a_model_folder_from_before_the_samplers_samples_with_ddim(tmp_path):
+    """Older folders name no sampler and the hand-written schedule: they were measured with DDIM."""
+    import json
+
+    from components.sampling.rotate import Rotator
+
+    config = UNetConfig(image_size=16, channels=(8, 16), attention_levels=(False, True), num_head_channels=8,
+                        norm_num_groups=8)
+    folder = export_model(build_unet(config), config, tmp_path / "m", {})
+    written = json.loads((folder / "config.json").read_text())
+    written["inference"] = {"steps": 25, "guidance": 4.0}
+    written["scheduler"] = {"schedule": "cosine_zero_snr", "prediction_type": "v_prediction", "num_train_timesteps": 1000}
+    (folder / "config.json").write_text(json.dumps(written))
+    rotator = Rotator.from_folder(folder)
+    assert (rotator.sampler, rotator.steps) == ("ddim", 25)
 
 
 def test_drr_of_any_ct_a_dicom_folder_at_its_own_spacing(tmp_path):
@@ -109,3 +128,53 @@ def test_failures_end_in_one_line_without_a_traceback(tmp_path):
     loud = subprocess.run([*map(str, stage), "--verbose"], capture_output=True, text=True, timeout=600,
                           env={**__import__("os").environ, "RADROTATOR_ID_SALT": "s" * 32})
     assert loud.returncode == 1 and "Traceback" in loud.stderr
+
+
+def test_rotate_labels_its_outputs_png_side_by_side_and_dicom(model_dir, tmp_path):
+    import pydicom
+
+    from components.sampling.labels import MARK, read_labels
+
+    dcm = write_dicom(tmp_path / "xray.dcm", (gradient(36, 48) * 4095).astype(np.uint16), PatientID="MRN123",
+                      StudyInstanceUID="1.2.3.4")
+    common = ["--model", model_dir, "--angles", "0", "-5", "10", "--steps", "2", "--seed", "3"]
+    png = cli("rotate", dcm, *common, "--out", tmp_path / "view.png")
+    assert png.returncode == 0, png.stderr
+    assert "domain check: not available" in png.stderr  # the tiny model carries no guard, and says so
+    text = read_labels(tmp_path / "view.png")
+    assert "x=+0° y=-5° z=+10°" in text["Description"] and "seed 3" in text["Description"] and MARK in text["Disclaimer"]
+    assert str(model_dir) in text["Description"] and "Doe" not in str(text)
+
+    pair = cli("rotate", dcm, *common, "--side-by-side", "--out", tmp_path / "pair.png")
+    assert pair.returncode == 0, pair.stderr
+    assert iio.imread(tmp_path / "pair.png").shape[1] > 2 * 48  # input | rotated, titled and captioned
+
+    anonymous = cli("rotate", dcm, *common, "--out", tmp_path / "view.dcm")
+    linked = cli("rotate", dcm, *common, "--link-to-source", "--out", tmp_path / "linked.dcm")
+    assert anonymous.returncode == 0 and linked.returncode == 0, anonymous.stderr + linked.stderr
+    a, b = pydicom.dcmread(tmp_path / "view.dcm"), pydicom.dcmread(tmp_path / "linked.dcm")
+    assert list(a.ImageType) == ["DERIVED", "SECONDARY"] and a.BitsStored == 16 and a.pixel_array.shape == (36, 48)
+    assert a.PatientID == "" and a.StudyInstanceUID != "1.2.3.4"
+    assert b.PatientID == "MRN123" and b.StudyInstanceUID == "1.2.3.4"
+
+    refused = cli("rotate", tmp_path / "view.png", *common, "--link-to-source", "--out", tmp_path / "x.dcm")
+    assert refused.returncode == 1 and "needs a DICOM input" in refused.stderr and not (tmp_path / "x.dcm").exists()
+
+
+def test_video_overlay_burns_the_angle_into_every_frame(model_dir, tmp_path):
+    iio.imwrite(tmp_path / "a.png", (gradient(40, 40) * 255).astype(np.uint8))
+    plain, marked = tmp_path / "plain.mp4", tmp_path / "marked.mp4"
+    for out, extra in ((plain, []), (marked, ["--overlay"])):
+        done = cli("video", tmp_path / "a.png", "--model", model_dir, "--axis", "x", "--frames", "3", "--steps", "2",
+                   "--out", out, *extra)
+        assert done.returncode == 0, done.stderr
+    with imageio.get_reader(plain, format="FFMPEG") as a, imageio.get_reader(marked, format="FFMPEG") as b:
+        first_plain, first_marked = a.get_data(0), b.get_data(0)
+    assert first_marked.shape[0] > first_plain.shape[0]  # a caption band below the frame
+    assert first_marked[first_plain.shape[0]:].max() > 128  # holding text
+
+
+def test_info_shows_a_model_folders_card(model_dir):
+    done = cli("info", "--model", model_dir)
+    assert done.returncode == 0, done.stderr
+    assert "not for diagnosis" in done.stdout and "weights sha256" in done.stdout
