@@ -28,12 +28,21 @@ from mlflow.models import ModelSignature
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE, TEMPORARILY_UNAVAILABLE
 from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema
 
-SIGNATURE = ModelSignature(
-    inputs=Schema([ColSpec("string", "image"), ColSpec("double", "angle_x"), ColSpec("double", "angle_y"),
-                   ColSpec("double", "angle_z")]),
-    outputs=Schema([ColSpec("string", "image")]),
-    params=ParamSchema([ParamSpec("steps", "long", 25), ParamSpec("guidance", "double", 4.0),
-                        ParamSpec("seed", "long", 0)]))
+
+
+def signature(defaults) -> ModelSignature:
+    """The serving contract, its parameter defaults the model folder's (MLflow fills in a default for every
+    parameter a request leaves out). `domain_score` answers how far each input lies from the training
+    radiographs (> 1: outside what the model was validated on; NaN: the model carries no guard)."""
+    return ModelSignature(
+        inputs=Schema([ColSpec("string", "image"), ColSpec("double", "angle_x"), ColSpec("double", "angle_y"),
+                       ColSpec("double", "angle_z")]),
+        outputs=Schema([ColSpec("string", "image"), ColSpec("double", "domain_score")]),
+        params=ParamSchema([ParamSpec("sampler", "string", defaults.sampler),
+                            ParamSpec("steps", "long", defaults.steps), ParamSpec("guidance", "double", defaults.guidance),
+                            ParamSpec("seed", "long", 0)]))
+
+
 MAX_ROWS = 8  # images per request: keeps one request well inside the server's time-out
 MAX_REQUEST_STEPS = 200  # the report's DDIM-200; more is never needed and would hold the queue
 
@@ -58,10 +67,11 @@ class Refused(MlflowException):
         pass  # the reason given at construction is the answer
 
 
-def encode_png(image01, bit_depth: int = 8) -> str:
-    from components.sampling.radiograph_io import encode_image
+def encode_png(image01, bit_depth: int, provenance) -> str:
+    """A PNG that carries what made it (components/sampling/labels.py), base64."""
+    from components.sampling.labels import encode_labelled
 
-    return base64.b64encode(encode_image(image01, bit_depth, ".png")).decode()
+    return base64.b64encode(encode_labelled(image01, bit_depth, ".png", provenance)).decode()
 
 
 def decode_request_image(text, where: str):
@@ -95,10 +105,12 @@ class RadRotatorPyfunc(mlflow.pyfunc.PythonModel):
     def validate(self, model_input: pd.DataFrame, params: dict | None) -> tuple[list, list, dict]:
         """(radiographs, angle triples, sampler settings), or BadRequest naming the row and value."""
         from components.sampling import requests
+        from components.sampling.samplers import check_sampler
 
         params = dict(params or {})
         if not 1 <= len(model_input) <= MAX_ROWS:
             raise requests.BadRequest(f"a request holds 1 to {MAX_ROWS} images, got {len(model_input)}")
+        sampler = check_sampler(str(params.get("sampler") or self.rotator.sampler))
         steps = requests.check_steps(params.get("steps"))
         if steps is not None and steps > MAX_REQUEST_STEPS:
             raise requests.BadRequest(f"steps = {steps} is out of range for serving: 1 to {MAX_REQUEST_STEPS}")
@@ -115,7 +127,7 @@ class RadRotatorPyfunc(mlflow.pyfunc.PythonModel):
                 raise requests.BadRequest(f"{where}: {err}") from None
             triples.append(triple)
             images.append(decode_request_image(row.image, where))
-        settings = {"steps": steps, "guidance": guidance, "seed": seed}
+        settings = {"sampler": sampler, "steps": steps, "guidance": guidance, "seed": seed}
         return images, triples, settings
 
     def predict(self, context, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
@@ -125,10 +137,19 @@ class RadRotatorPyfunc(mlflow.pyfunc.PythonModel):
             images, triples, settings = self.validate(model_input, params)
         except (BadRequest, AttributeError) as err:  # AttributeError: a column is missing
             raise Refused(str(err)) from None
+        from components.sampling.labels import Provenance
+
         with self._admitted():
-            out = [encode_png(self.rotator.rotate(image.pixels, [triple], **settings)[0], image.bit_depth)
-                   for image, triple in zip(images, triples)]
-        return pd.DataFrame({"image": out})
+            out, scores = [], []
+            for image, triple in zip(images, triples):
+                view = self.rotator.rotate(image.pixels, [triple], **settings)[0]
+                scores.append(self.rotator.domain_score(image.pixels))
+                steps = settings["steps"] or self.rotator.steps
+                guidance = self.rotator.guidance if settings["guidance"] is None else settings["guidance"]
+                out.append(encode_png(view, image.bit_depth, Provenance(
+                    tuple(triple), "radrotator (MLflow pyfunc)", self.rotator.config.get("weights_sha256", ""),
+                    settings["sampler"], steps, guidance, settings["seed"], domain_score=scores[-1])))
+        return pd.DataFrame({"image": out, "domain_score": scores})
 
     @contextlib.contextmanager
     def _admitted(self):

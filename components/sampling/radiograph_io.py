@@ -20,6 +20,11 @@ class Radiograph:
     pixels: np.ndarray  # (H, W) float64, display orientation: bright = dense
     bit_depth: int  # 8 or 16, for writing results in kind
     source: str
+    dicom: object | None = None  # a DICOM input's header (no pixels): only to file a result with its study
+
+    def pixels_01(self) -> np.ndarray:
+        lo, hi = float(self.pixels.min()), float(self.pixels.max())
+        return (self.pixels - lo) / (hi - lo)
 
 
 def read_radiograph(path: str | Path) -> Radiograph:
@@ -67,16 +72,17 @@ def _read_dicom(data: bytes, where: str) -> Radiograph:
     array = apply_voi_lut(apply_modality_lut(array, ds), ds).astype(np.float64)
     if getattr(ds, "PhotometricInterpretation", "MONOCHROME2") == "MONOCHROME1":
         array = array.max() + array.min() - array  # MONOCHROME1: low values are bright
-    return _checked(array, 16 if int(getattr(ds, "BitsStored", 8)) > 8 else 8, where)
+    del ds.PixelData
+    return _checked(array, 16 if int(getattr(ds, "BitsStored", 8)) > 8 else 8, where, ds)
 
 
-def _checked(array: np.ndarray, bit_depth: int, where: str) -> Radiograph:
+def _checked(array: np.ndarray, bit_depth: int, where: str, dicom=None) -> Radiograph:
     check_size(array.shape[1], array.shape[0], where)
     if not np.isfinite(array).all():
         raise BadRequest(f"{where}: image holds NaN or infinite values")
     if array.max() <= array.min():
         raise BadRequest(f"{where}: image is one flat value ({array.min():g}); nothing to rotate")
-    return Radiograph(array, bit_depth, where)
+    return Radiograph(array, bit_depth, where, dicom)
 
 
 def encode_image(image01: np.ndarray, bit_depth: int = 8, extension: str = ".png") -> bytes:

@@ -19,7 +19,7 @@ MAX_STEPS = 1000  # the training schedule's length: more steps than timesteps is
 MAX_GUIDANCE = 20.0
 MAX_SIDE = 8192  # the largest detectors are 43 cm at 0.05 mm ≈ 8600 px; nothing larger is a radiograph
 MAX_PIXELS = 64 * 2**20  # 64 megapixels (a 10 000² image would need ~7 GB as float64)
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".dcm")
 VIDEO_SUFFIXES = (".mp4", ".gif")
 
 

@@ -2,12 +2,15 @@
 
 import base64
 import contextlib
+import io
 import json
+import math
 import sys
 
 import imageio.v3 as iio
 import numpy as np
 import pytest
+from PIL import Image
 
 from flows import venv_env
 from tests.conftest import register_tiny_model
@@ -51,6 +54,9 @@ def test_champion_served_over_rest_rotates_an_image(tmp_path, monkeypatch):
         rotated = iio.imread(base64.b64decode(prediction["image"]))
         assert rotated.shape == image.shape and rotated.dtype == np.uint8
         assert not np.array_equal(rotated, image)
+        labels = Image.open(io.BytesIO(base64.b64decode(prediction["image"]))).text
+        assert "research use only" in labels["Description"] and "z=+10°" in labels["Description"]
+        assert math.isnan(prediction["domain_score"])  # the tiny model carries no input guard: NaN, not a guess
         assert post(url, body) == answer  # a seed makes it repeatable
 
         for refused_body, reason in bad_requests(body):
@@ -103,6 +109,7 @@ def bad_requests(good: dict) -> list[tuple[dict, str]]:
         (with_row([image, 0.0, 0.0, 5.0], {"steps": 0}), "steps = 0"),
         (with_row([image, 0.0, 0.0, 5.0], {"steps": 5000}), "steps = 5000"),
         (with_row([image, 0.0, 0.0, 5.0], {"guidance": -1.0}), "guidance = -1.0"),
+        (with_row([image, 0.0, 0.0, 5.0], {"sampler": "euler"}), "sampler 'euler' is not one of"),
         (with_row([b64(png_bytes(huge)), 0.0, 0.0, 5.0]), "10000×10000"),
     ]
 

@@ -13,7 +13,7 @@ def gradient(h=40, w=60):
     return np.tile(np.linspace(0, 1, w), (h, 1))
 
 
-def write_dicom(path, pixels: np.ndarray, photometric="MONOCHROME2", window=None):
+def write_dicom(path, pixels: np.ndarray, photometric="MONOCHROME2", window=None, **tags):
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = SecondaryCaptureImageStorage
     meta.MediaStorageSOPInstanceUID = generate_uid()
@@ -26,6 +26,8 @@ def write_dicom(path, pixels: np.ndarray, photometric="MONOCHROME2", window=None
     ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
     if window:
         ds.WindowCenter, ds.WindowWidth = window
+    for keyword, value in tags.items():
+        setattr(ds, keyword, value)
     ds.PixelData = pixels.astype(np.uint16).tobytes()
     ds.save_as(path, enforce_file_format=True)
     return path
