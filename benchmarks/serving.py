@@ -56,7 +56,8 @@ def main() -> None:
     parser.add_argument("--out", default="benchmarks/results/serving.json")
     args = parser.parse_args()
     os.environ.setdefault("MLFLOW_TRACKING_URI", f"sqlite:///{ROOT / 'mlruns' / 'mlflow.db'}")
-    rotator, uri = load_rotator(args.model, ROOT)
+    rotator, loaded = load_rotator(args.model, ROOT)
+    uri = loaded.split(" ")[0]  # "models:/radrotator@champion (v3)"
     image = (np.random.default_rng(0).random((args.size, args.size)) * 255).astype(np.uint8)
     buffer = io.BytesIO()
     iio.imwrite(buffer, image, extension=".png")

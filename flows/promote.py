@@ -33,7 +33,7 @@ from components.drr.render import DRRConfig
 from components.evaluation.evaluate import EvaluationInputs
 from components.evaluation.protocol import Protocol, paired_differences
 from components.params import load_params
-from components.registry import comparison, tracking
+from components.registry import comparison, model_card, tracking
 from components.registry.loading import load_rotator
 from components.registry.promotion import Decision, Rule, all_bin_differences, decide, model_metrics
 from components.validation.promotion_suite import validate_metrics, validate_record
@@ -137,9 +137,27 @@ def promote(params_path: str = "params.yaml") -> dict:
                            f"expected v{expected}")
     with atomic_path(out) as tmp:
         tmp.write_text(json.dumps(record_out, indent=2) + "\n")
+    write_model_card(client, challenger, params, evaluation, record, inputs, f"{verdict}: {decision.reason}")
     print(f"{verdict}: {tracking.MODEL_NAME} v{version} — {decision.reason}. "
           f"models:/{tracking.MODEL_NAME}@{CHAMPION} is v{expected}")
     return record_out
+
+
+def write_model_card(client: MlflowClient, version, params: dict, metrics: dict, record: dict,
+                     inputs: EvaluationInputs, decision: str) -> None:
+    """The version's model card: its description in the registry and `model_card.md` in its run."""
+    import pandas as pd
+
+    from components.registry.export import read_config
+
+    manifest = pd.read_csv(inputs.pool / "manifest.csv")
+    data = model_card.training_data(manifest, pd.read_csv(inputs.folds_csv), list(params["folds"]["train"]))
+    tags = client.get_run(version.run_id).data.tags
+    lineage = {k: v for k, v in tags.items() if k == "git_commit" or k.startswith("dvc.")}
+    card = model_card.model_card(str(version.version), record["model_sha256"], read_config(inputs.model), params,
+                                 metrics, record, data, lineage, decision)
+    client.update_model_version(tracking.MODEL_NAME, str(version.version), description=card)
+    client.log_text(version.run_id, card, "model_card.md")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -117,6 +117,13 @@ def test_promote_stage_moves_champion_only_on_a_significant_paired_gain(prefect_
     first = submit(0)
     assert first["decision"] == "promoted" and first["champion"] == "1" and first["previous_champion"] is None
     assert json.loads((tmp_path / "reports" / "promotion.json").read_text()) == first
+    card = mlflow.MlflowClient().get_model_version("radrotator", "1").description  # the version's model card
+    for needed in ("# RadRotator v1: model card", "not for diagnosis", "±15°", "AP pelvis", "rotation error",
+                   "## Lineage", first["challenger"]["model_sha256"], "promoted"):
+        assert needed in card, needed
+    stored = mlflow.artifacts.load_text(f"runs:/{mlflow.MlflowClient().get_model_version('radrotator', '1').run_id}"
+                                        "/model_card.md")
+    assert stored == card
 
     same = submit(1)  # the same scores up to noise: no constant lets it win
     assert same["decision"] == "rejected" and "not significantly better" in same["reason"]

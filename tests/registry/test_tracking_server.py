@@ -30,5 +30,5 @@ def test_models_register_and_load_through_a_tracking_server(tmp_path, monkeypatc
         assert not (tmp_path / "client" / "mlruns" / "artifacts").exists()  # nothing written client-side
 
         rotator, loaded = load_rotator("models:/radrotator@champion", tmp_path / "client")
-        assert loaded == "models:/radrotator@challenger"  # no champion yet: the fallback, through the server
+        assert loaded == "models:/radrotator@challenger (v1)"  # no champion yet: the fallback, through the server
         assert rotator.size == 16
