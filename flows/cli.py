@@ -6,6 +6,8 @@
     radrotator drr CT --angles X Y Z --out PNG [--pixels N]   one DRR of any CT (NIfTI or DICOM folder)
     radrotator rotate IMAGE --angles X Y Z [X Y Z ...] --out OUT    mode A: rotated view(s)
     radrotator video IMAGE --axis x|y|z --out OUT.mp4|.gif          mode B: a rotation sweep
+    radrotator info [--model M]                               the model card
+    radrotator demo [--model M] [--port P]                    the web page (Gradio)
     radrotator sweep --trials N                               Optuna over training knobs (flows/sweep.py)
 """
 
@@ -108,13 +110,24 @@ def drr(args) -> int:
         return 1
     for note in notes:
         print(f"note: {args.ct}: {note} (the pool would reject it; rendered anyway)", file=sys.stderr)
-    projector = TorchProjector(volume_from_image(image, config), config.geometry, config.physics)
-    with torch.inference_mode():
-        drr, _, _ = window(projector.render([args.angles], generator=torch.Generator().manual_seed(args.seed)),
-                           config.display, config.geometry.pixel_mm)
-    write_labelled_png(args.out, to_png_array(drr[0].numpy()), {
-        "Description": f"DRR of {Path(args.ct).name} at x={args.angles[0]:g} y={args.angles[1]:g} "
-                       f"z={args.angles[2]:g} degrees", "Software": "radrotator drr"})
+    volume = volume_from_image(image, config)
+    if args.style == "radiograph":  # the evaluation's radiograph-style stand-in: film response, scatter, markers
+        import numpy as np
+
+        from components.evaluation.xray_style import Style, render_radiograph_style
+
+        style = Style.draw(np.random.default_rng(args.seed))
+        view = render_radiograph_style(volume, config.geometry, np.array([args.angles]), style, args.seed)[0]
+    else:
+        projector = TorchProjector(volume, config.geometry, config.physics)
+        with torch.inference_mode():
+            drr, _, _ = window(projector.render([args.angles], generator=torch.Generator().manual_seed(args.seed)),
+                               config.display, config.geometry.pixel_mm)
+        view = drr[0].numpy()
+    write_labelled_png(args.out, to_png_array(view), {
+        "Description": f"{'Radiograph-style DRR' if args.style == 'radiograph' else 'DRR'} of {Path(args.ct).name} "
+                       f"at x={args.angles[0]:g} y={args.angles[1]:g} z={args.angles[2]:g} degrees (synthetic)",
+        "Software": "radrotator drr"})
     print(f"wrote {args.out} ({config.geometry.pixels}² DRR at x={args.angles[0]:g}° y={args.angles[1]:g}° "
           f"z={args.angles[2]:g}°)")
     return 0
@@ -150,21 +163,59 @@ def clear_stale_temporaries(path: Path) -> None:
             stale.unlink(missing_ok=True)
 
 
+def default_threads() -> int:
+    """Torch threads for one command: the cores this process may use, less those other jobs keep busy
+    (the 1-minute load), at most 4. Two threads on two cores that another job also wants thrash
+    (benchmarks/threads.py measures it); one thread then runs several times faster."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    busy = int(round(os.getloadavg()[0])) if hasattr(os, "getloadavg") else 0
+    return max(1, min(4, cores - busy))
+
+
 def _rotator(args):
     import torch
 
     from components.registry.loading import load_rotator
     from flows import PROJECT_ROOT
 
+    threads = args.threads or default_threads()
+    torch.set_num_threads(threads)
     device = "cuda" if torch.cuda.is_available() else "cpu"
+    print(f"loading {args.model} ({device}, {threads} thread{'s' if threads > 1 else ''})…", file=sys.stderr)
     rotator, loaded = load_rotator(args.model, PROJECT_ROOT, device)
     print(f"model: {loaded}", file=sys.stderr)
-    return rotator
+    return rotator, loaded
+
+
+def _progress():
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    TextColumn("ETA"), TimeRemainingColumn(), transient=False)
+
+
+def _provenance(args, rotator, loaded, triple, image_path, score):
+    from components.sampling.labels import Provenance
+
+    return Provenance(tuple(float(a) for a in triple), loaded, rotator.config.get("weights_sha256", ""),
+                      args.sampler or rotator.sampler, args.steps or rotator.steps,
+                      rotator.guidance if args.guidance is None else args.guidance, args.seed,
+                      Path(image_path).name, score)
+
+
+def _domain_check(rotator, pixels) -> float:
+    from components.models.domain_guard import describe
+
+    score = rotator.domain_score(pixels)
+    print(describe(score), file=sys.stderr)
+    return score
 
 
 def rotate(args) -> int:
     from components.sampling import requests
-    from components.sampling.radiograph_io import read_radiograph, write_image
+    from components.sampling.labels import side_by_side, write_labelled
+    from components.sampling.radiograph_io import read_radiograph
+    from components.sampling.samplers import check_sampler
 
     try:  # everything a user typed is checked before the model loads (seconds) or the sampler runs
         if len(args.angles) % 3:
@@ -172,30 +223,48 @@ def rotate(args) -> int:
         triples = requests.check_angles([args.angles[i:i + 3] for i in range(0, len(args.angles), 3)],
                                         args.allow_extrapolation)
         steps, guidance = requests.check_steps(args.steps), requests.check_guidance(args.guidance)
+        sampler = check_sampler(args.sampler) if args.sampler else None
         out = Path(args.out)
         paths = [out] if len(triples) == 1 else [out.with_name(
             f"{out.stem}_x{t[0]:+g}_y{t[1]:+g}_z{t[2]:+g}{out.suffix}") for t in triples]
         for path in paths:
             requests.check_output(path, [args.image], requests.IMAGE_SUFFIXES)
+        if args.side_by_side and out.suffix.lower() != ".png":
+            raise requests.BadRequest("--side-by-side writes a PNG figure: give --out a .png name")
+        if args.link_to_source and out.suffix.lower() != ".dcm":
+            raise requests.BadRequest("--link-to-source files a DICOM output with its study: give --out a .dcm name")
         image = read_radiograph(args.image)
-        rotator = _rotator(args)
-        views = rotator.rotate(image.pixels, triples, steps=steps, guidance=guidance, seed=args.seed,
-                               allow_extrapolation=args.allow_extrapolation, progress=True)
+        if args.link_to_source and image.dicom is None:
+            raise requests.BadRequest(f"{args.image}: --link-to-source needs a DICOM input")
+        rotator, loaded = _rotator(args)
+        score = _domain_check(rotator, image.pixels)
+        with _progress() as bar:
+            job = bar.add_task(f"rotating {len(triples)} view{'s' if len(triples) > 1 else ''}",
+                               total=steps or rotator.steps)
+            views = rotator.rotate(image.pixels, triples, steps=steps, guidance=guidance, seed=args.seed,
+                                   allow_extrapolation=args.allow_extrapolation, sampler=sampler,
+                                   on_step=lambda: bar.advance(job))
     except (ValueError, FileNotFoundError, LookupError) as err:
         print(f"rotate failed: {err}", file=sys.stderr)
         return 1
-    for path, view in zip(paths, views):
+    for path, view, triple in zip(paths, views, triples):
         clear_stale_temporaries(path)
-        write_image(path, view, image.bit_depth)
-        print(f"wrote {path}")
+        provenance = _provenance(args, rotator, loaded, triple, args.image, score)
+        if args.side_by_side:
+            write_labelled(path, side_by_side(image.pixels_01(), view, provenance), 8, provenance)
+        else:
+            write_labelled(path, view, image.bit_depth, provenance, image.dicom, args.link_to_source)
+        print(f"wrote {path} ({provenance.angle_text}; synthetic view, research use only)")
     return 0
 
 
 def video(args) -> int:
-    from rich.progress import Progress
+    import math
 
     from components.sampling import requests
+    from components.sampling.labels import MARK, with_caption
     from components.sampling.radiograph_io import read_radiograph
+    from components.sampling.samplers import check_sampler
     from components.sampling.video import write_video
 
     try:
@@ -206,20 +275,48 @@ def video(args) -> int:
         check_range("--fps", args.fps, 1, 120)
         check_range("--batch", args.batch, 1, 1024)
         steps, guidance = requests.check_steps(args.steps), requests.check_guidance(args.guidance)
+        sampler = check_sampler(args.sampler) if args.sampler else None
         out = requests.check_output(args.out, [args.image], requests.VIDEO_SUFFIXES)
         image = read_radiograph(args.image)
-        rotator = _rotator(args)
-        frames = rotator.sweep(image.pixels, args.axis, args.range[0], args.range[1], args.frames, args.batch,
-                               steps, guidance, args.seed, args.allow_extrapolation)
+        rotator, loaded = _rotator(args)
+        _domain_check(rotator, image.pixels)
+        values = [args.range[0] + (args.range[1] - args.range[0]) * i / max(1, args.frames - 1)
+                  for i in range(args.frames)]
         clear_stale_temporaries(out)
-        with Progress() as bar:
-            job = bar.add_task(f"rotating about {args.axis}", total=args.frames)
-            count = write_video(out, frames, args.fps, on_frame=lambda: bar.advance(job))
+        with _progress() as bar:
+            denoise = bar.add_task(f"denoising ({math.ceil(args.frames / args.batch)} batches of {args.batch})",
+                                   total=(steps or rotator.steps) * math.ceil(args.frames / args.batch))
+            frames = rotator.sweep(image.pixels, args.axis, args.range[0], args.range[1], args.frames, args.batch,
+                                   steps, guidance, args.seed, args.allow_extrapolation, sampler,
+                                   on_step=lambda: bar.advance(denoise))
+            if args.overlay:
+                frames = (with_caption(f, [f"{args.axis} = {v:+.1f}°  ·  {loaded}", MARK])
+                          for f, v in zip(frames, values))
+            count = write_video(out, frames, args.fps)
     except (ValueError, FileNotFoundError, LookupError, OSError) as err:
         print(f"video failed: {err}".splitlines()[0], file=sys.stderr)  # ffmpeg appends its command line
         return 1
-    print(f"wrote {out}: {count} frames at {args.fps} fps")
+    print(f"wrote {out}: {count} frames at {args.fps} fps, {args.axis} from {args.range[0]:+g}° to "
+          f"{args.range[1]:+g}° (synthetic views, research use only)")
     return 0
+
+
+def info(args) -> int:
+    from components.registry.loading import model_card_text
+    from flows import PROJECT_ROOT
+
+    try:
+        print(model_card_text(args.model, PROJECT_ROOT))
+    except Exception as err:  # noqa: BLE001 (registry errors come in many kinds; one line each)
+        print(f"info failed: {args.model}: {err}".splitlines()[0], file=sys.stderr)
+        return 1
+    return 0
+
+
+def demo(args) -> int:
+    from components.demo.app import launch
+
+    return launch(args.model, args.host, args.port, args.threads or default_threads())
 
 
 def sweep(args) -> int:
@@ -235,7 +332,9 @@ def sweep(args) -> int:
 def _model_options(p) -> None:
     p.add_argument("--model", default="models:/radrotator@champion",
                    help="registry URI or a folder with ema.safetensors + config.json")
+    p.add_argument("--sampler", help="ddim | dpmsolver++ | unipc (default: the model's, from its folder; report: ddim)")
     p.add_argument("--steps", type=int, help="sampler steps (default: the model's, from its folder; report: 200)")
+    p.add_argument("--threads", type=int, help="torch threads (default: free cores, at most 4)")
     p.add_argument("--guidance", type=float, help="classifier-free guidance (default: the model's; report: 4)")
     p.add_argument("--seed", type=int, default=0, help="fixes the noise shared by every view")
     p.add_argument("--allow-extrapolation", action="store_true", help="allow angles beyond ±15°")
@@ -276,14 +375,20 @@ def build_parser() -> argparse.ArgumentParser:
                    help="rotation in degrees about x (left-right), y (antero-posterior), z (head-foot)")
     p.add_argument("--out", required=True, help="PNG to write")
     p.add_argument("--pixels", type=int, help="detector size (default: params drrs.geometry.pixels)")
-    p.add_argument("--seed", type=int, default=0, help="quantum noise seed")
+    p.add_argument("--seed", type=int, default=0, help="quantum noise seed (and the radiograph style's draw)")
+    p.add_argument("--style", choices=["drr", "radiograph"], default="drr",
+                   help="radiograph: the evaluation's radiograph-style rendering (film response, scatter, marker)")
     p.set_defaults(func=drr)
 
     p = sub.add_parser("rotate", help="mode A: rotate a radiograph (PNG/JPEG/DICOM) in 3D")
     p.add_argument("image")
     p.add_argument("--angles", nargs="+", type=float, required=True, metavar="DEG",
                    help="one or more triples X Y Z in degrees; several triples share the noise")
-    p.add_argument("--out", required=True)
+    p.add_argument("--out", required=True, help="PNG/TIFF/JPEG (labelled) or .dcm (a DICOM Secondary Capture)")
+    p.add_argument("--side-by-side", action="store_true", help="write input | rotated with the angles on it (PNG)")
+    p.add_argument("--link-to-source", action="store_true",
+                   help="DICOM in and out: file the view with the source's study and patient (a new series); "
+                        "without it no patient data is copied")
     _model_options(p)
     p.set_defaults(func=rotate)
 
@@ -291,12 +396,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("image")
     p.add_argument("--axis", choices=["x", "y", "z"], required=True)
     p.add_argument("--range", nargs=2, type=float, default=[-15.0, 15.0], metavar=("FROM", "TO"))
-    p.add_argument("--frames", type=int, default=300)
+    p.add_argument("--frames", type=int, default=60, help="frames (the report's demo: 300 over ±15°)")
     p.add_argument("--fps", type=int, default=30)
-    p.add_argument("--batch", type=int, default=8, help="frames denoised together")
+    p.add_argument("--batch", type=int, default=16, help="frames denoised together")
+    p.add_argument("--overlay", action="store_true", help="burn the angle, model and research-use mark into frames")
     p.add_argument("--out", required=True)
     _model_options(p)
     p.set_defaults(func=video)
+
+    p = sub.add_parser("info", help="the model card: intended use, limits, evaluation, lineage")
+    p.add_argument("--model", default="models:/radrotator@champion", help="registry URI or a model folder")
+    p.set_defaults(func=info)
+
+    p = sub.add_parser("demo", help="a web page to try the model (Gradio, loopback by default)")
+    p.add_argument("--model", default="models:/radrotator@champion",
+                   help="the model first shown; the page also offers @challenger and each version")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback only)")
+    p.add_argument("--port", type=int, default=7860)
+    p.add_argument("--threads", type=int, help="torch threads (default: free cores, at most 4)")
+    p.set_defaults(func=demo)
 
     p = sub.add_parser("sweep", help="Optuna sweep over training knobs (params.yaml `sweep`), resumable")
     p.add_argument("--trials", type=int, required=True, help="finished trials the study should hold")
