@@ -1,6 +1,6 @@
 # Two commands on a fresh machine:
 #   make repro   set up .venv, make the synthetic CT pool if data/ct holds none, dvc repro
-#   make test    set up .venv and run the tests
+#   make test    set up .venv (and Debian's Chromium for the browser test) and run the tests
 # And, after make repro: make ablations (the no-RHS and Cycle-GAN ablations, ablations/dvc.yaml).
 SHELL := /bin/bash
 VENV := .venv
@@ -12,7 +12,7 @@ export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 120
 export DVC_SITE_CACHE_DIR := $(CURDIR)/.dvc/tmp/site_cache
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: setup data repro ablations test test-fast bench clean-venv
+.PHONY: setup browser data repro ablations test test-fast bench demo clean-venv
 
 $(VENV)/.installed: pyproject.toml requirements.lock
 	python3.11 -m venv $(VENV) || python3 -m venv $(VENV)
@@ -22,6 +22,12 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 	touch $@
 
 setup: $(VENV)/.installed
+
+# Debian's Chromium, for the demo's browser test (Playwright drives it; the test downloads nothing).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser:
+	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
 
 # The embedded default: synthetic series, only when data/ct holds no CT yet.
 # They are byte-identical for a seed, so data.dvc stays as committed.
@@ -35,7 +41,7 @@ repro: data
 ablations: repro
 	dvc repro ablations/dvc.yaml
 
-test: setup
+test: setup browser
 	$(PY) -m pytest
 
 test-fast: setup
@@ -43,6 +49,9 @@ test-fast: setup
 
 bench: setup
 	$(PY) benchmarks/ct_pool.py
+
+demo: setup
+	radrotator demo
 
 clean-venv:
 	rm -rf $(VENV)

@@ -1,0 +1,233 @@
+"""`radrotator demo`: a Gradio page to try a model on one radiograph, live.
+
+Upload a PNG/JPEG/TIFF (8 or 16-bit) or a DICOM file: only its pixels are used; the
+upload is deleted once read and no tag is shown or kept. Three sliders (±15°) rotate
+on release (mode A), with an optional per-pixel spread over a few seeds; a short
+sweep along one axis makes a video (mode B). A model picker offers the champion,
+the challenger and every registered version; the model card sits below. One request
+runs at a time (a bounded queue), errors are shown in the page, and the page listens
+on loopback unless told otherwise.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from components.sampling.labels import MARK, Provenance, side_by_side, with_caption, write_labelled
+
+UNCERTAINTY_SEEDS = (0, 1, 2)
+QUEUE_SIZE = 8
+VIDEO_FRAMES = 16  # short by default: a sweep is frames × steps denoising steps
+
+
+@dataclass
+class Upload:
+    pixels: np.ndarray
+    bit_depth: int
+    name: str
+
+
+class ModelShelf:
+    """The models the page offers, loaded on first use and kept (one at a time is denoising anyway)."""
+
+    def __init__(self, first: str, project_root: str | Path) -> None:
+        self.first, self.root = first, Path(project_root)
+        self._loaded: dict[str, tuple] = {}
+        self._lock = threading.Lock()
+
+    def choices(self) -> list[str]:
+        found = [self.first]
+        try:
+            from mlflow import MlflowClient
+
+            from components.registry import tracking
+
+            tracking.configure(self.root)
+            client = MlflowClient()
+            versions = client.search_model_versions(f"name='{tracking.MODEL_NAME}'")
+            aliases = sorted({a for v in versions for a in getattr(v, "aliases", [])})
+            found += [f"models:/{tracking.MODEL_NAME}@{a}" for a in aliases]
+            found += [f"models:/{tracking.MODEL_NAME}/{v.version}" for v in sorted(versions, key=lambda v: int(v.version))]
+        except Exception:  # noqa: BLE001 (no registry here: the first model is the only one)
+            pass
+        return list(dict.fromkeys(found))
+
+    def get(self, spec: str):
+        from components.registry.loading import load_rotator
+
+        with self._lock:
+            if spec not in self._loaded:
+                self._loaded[spec] = load_rotator(spec, self.root)
+            return self._loaded[spec]
+
+    def card(self, spec: str) -> str:
+        from components.registry.loading import model_card_text
+
+        try:
+            return model_card_text(spec, self.root)
+        except Exception as err:  # noqa: BLE001
+            return f"No model card for {spec}: {err}"
+
+
+def read_upload(path: str | None) -> Upload:
+    """Pixels of an uploaded file; the file is deleted once read (the page keeps no upload)."""
+    import gradio as gr
+
+    from components.sampling.radiograph_io import decode_radiograph
+    from components.sampling.requests import BadRequest
+
+    if not path:
+        raise gr.Error("Upload a radiograph first (PNG, JPEG, TIFF or DICOM).")
+    name = Path(path).name
+    try:
+        data = Path(path).read_bytes()
+        image = decode_radiograph(data, name, dicom_hint=name.lower().endswith((".dcm", ".dicom")))
+    except BadRequest as err:
+        raise gr.Error(str(err)) from None
+    finally:
+        Path(path).unlink(missing_ok=True)
+    return Upload(image.pixels, image.bit_depth, name)
+
+
+def to_uint8(image01: np.ndarray) -> np.ndarray:
+    return np.rint(np.clip(image01, 0, 1) * 255).astype(np.uint8)
+
+
+def spread_map(views: list[np.ndarray]) -> np.ndarray:
+    """Per-pixel standard deviation over seeds as an RGB heat map, with its caption."""
+    from matplotlib import colormaps
+
+    spread = np.std(np.stack(views), axis=0)
+    scaled = spread / max(float(spread.max()), 1e-6)
+    captioned = with_caption(scaled, [f"per-pixel spread over seeds {', '.join(map(str, UNCERTAINTY_SEEDS))} "
+                                      f"(max {spread.max():.3f} of the range)", MARK])
+    return to_uint8(colormaps["magma"](captioned)[..., :3])
+
+
+def build(shelf: ModelShelf, out_dir: Path):
+    import gradio as gr
+
+    from components.models.domain_guard import describe
+    from components.sampling.requests import BadRequest
+
+    def on_upload(path):
+        upload = read_upload(path)
+        h, w = upload.pixels.shape
+        return (upload, to_uint8((upload.pixels - upload.pixels.min()) / np.ptp(upload.pixels)),
+                f"{upload.name}: {w}×{h}, {upload.bit_depth}-bit (pixels only; the file was not kept)")
+
+    def rotate(upload: Upload | None, x: float, y: float, z: float, spec: str, uncertainty: bool,
+               progress=gr.Progress()):
+        if upload is None:
+            raise gr.Error("Upload a radiograph first (PNG, JPEG, TIFF or DICOM).")
+        try:
+            rotator, loaded = shelf.get(spec)
+            seeds = UNCERTAINTY_SEEDS if uncertainty else UNCERTAINTY_SEEDS[:1]
+            total, done = rotator.steps * len(seeds), [0]
+
+            def step():
+                done[0] += 1
+                progress(done[0] / total, desc="denoising")
+
+            views = [rotator.rotate(upload.pixels, [[x, y, z]], seed=seed, on_step=step)[0] for seed in seeds]
+        except (BadRequest, ValueError, LookupError, FileNotFoundError) as err:
+            raise gr.Error(str(err)) from None
+        score = rotator.domain_score(upload.pixels)
+        provenance = Provenance((x, y, z), loaded, rotator.config.get("weights_sha256", ""), rotator.sampler,
+                                rotator.steps, rotator.guidance, seeds[0], upload.name, score)
+        lo, hi = upload.pixels.min(), upload.pixels.max()
+        figure = side_by_side((upload.pixels - lo) / (hi - lo), views[0], provenance)
+        out = write_labelled(out_dir / f"rotated_x{x:+g}_y{y:+g}_z{z:+g}.png", views[0], upload.bit_depth, provenance)
+        return (to_uint8(figure), str(out), spread_map(views) if uncertainty else None,
+                ("⚠️ " if score > 1 else "") + describe(score))
+
+    def video(upload: Upload | None, axis: str, frames: int, spec: str, progress=gr.Progress()):
+        from components.sampling.video import write_video
+
+        if upload is None:
+            raise gr.Error("Upload a radiograph first (PNG, JPEG, TIFF or DICOM).")
+        frames = int(frames)
+        try:
+            rotator, loaded = shelf.get(spec)
+            batch = 8
+            total, done = rotator.steps * -(-frames // batch), [0]
+
+            def step():
+                done[0] += 1
+                progress(done[0] / total, desc="denoising")
+
+            values = np.linspace(-15, 15, frames)
+            sweep = rotator.sweep(upload.pixels, axis, -15.0, 15.0, frames, batch, on_step=step)
+            path = out_dir / f"sweep_{axis}.mp4"
+            write_video(path, (with_caption(f, [f"{axis} = {v:+.1f}°  ·  {loaded}", MARK])
+                               for f, v in zip(sweep, values)), fps=8)
+        except (BadRequest, ValueError, LookupError, FileNotFoundError, OSError) as err:
+            raise gr.Error(str(err).splitlines()[0]) from None
+        return str(path)
+
+    with gr.Blocks(title="RadRotator — synthetic views, research use only", delete_cache=(600, 600)) as page:
+        gr.Markdown(f"# RadRotator\n**⚠️ {MARK.capitalize()}.** Rotates the anatomy of one AP pelvis radiograph "
+                    "by up to ±15° about x (left–right), y (antero-posterior) and z (head–foot).",
+                    elem_id="banner")
+        upload = gr.State(None)
+        with gr.Row():
+            model = gr.Dropdown(shelf.choices(), value=shelf.first, label="model", elem_id="model")
+        with gr.Row():
+            with gr.Column():
+                file = gr.File(label="radiograph (PNG, JPEG, TIFF, DICOM; only pixels are used)",
+                               file_types=[".png", ".jpg", ".jpeg", ".tif", ".tiff", ".dcm"], elem_id="upload")
+                preview = gr.Image(label="input", interactive=False, format="png", elem_id="input")
+                about = gr.Markdown(elem_id="about")
+            with gr.Column():
+                sliders = [gr.Slider(-15, 15, value=0, step=0.5, label=f"{axis} (°)", elem_id=f"angle_{axis}")
+                           for axis in "xyz"]
+                uncertainty = gr.Checkbox(label=f"uncertainty: spread over {len(UNCERTAINTY_SEEDS)} seeds (slower)")
+                go = gr.Button("Rotate", variant="primary", elem_id="rotate")
+        with gr.Row():
+            output = gr.Image(label="input | rotated", interactive=False, format="png", elem_id="output")
+            spread = gr.Image(label="per-pixel spread", interactive=False, format="png", elem_id="spread")
+        domain = gr.Markdown(elem_id="domain")
+        download = gr.File(label="labelled PNG (angles, model, seed, research-use mark in its text chunks)",
+                           elem_id="download")
+        with gr.Accordion("Video: a sweep along one axis (mode B)", open=False):
+            with gr.Row():
+                axis = gr.Radio(["x", "y", "z"], value="z", label="axis")
+                frames = gr.Slider(4, 120, value=VIDEO_FRAMES, step=1, label="frames")
+                make = gr.Button("Video", elem_id="video")
+            clip = gr.Video(label="sweep ±15°", elem_id="clip")
+        with gr.Accordion("Model card", open=False):
+            card = gr.Markdown(shelf.card(shelf.first), elem_id="card")
+
+        file.upload(on_upload, file, [upload, preview, about])
+        inputs = [upload, *sliders, model, uncertainty]
+        outputs = [output, download, spread, domain]
+        go.click(rotate, inputs, outputs, api_name="rotate")
+        for slider in sliders:
+            slider.release(rotate, inputs, outputs, api_name=False)
+        make.click(video, [upload, axis, frames, model], clip, api_name="video")
+        model.change(shelf.card, model, card, api_name=False)
+    return page.queue(default_concurrency_limit=1, max_size=QUEUE_SIZE)
+
+
+def launch(model: str, host: str, port: int, threads: int) -> int:
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    import gradio as gr
+    import torch
+
+    from flows import PROJECT_ROOT
+
+    torch.set_num_threads(threads)
+    out_dir = Path(tempfile.mkdtemp(prefix="radrotator-demo-"))
+    page = build(ModelShelf(model, PROJECT_ROOT), out_dir)
+    print(f"RadRotator demo on http://{host}:{port} (model {model}; {threads} threads; Ctrl-C stops it)")
+    theme = gr.themes.Default(font=["ui-sans-serif", "system-ui", "sans-serif"],  # no web fonts: works offline
+                              font_mono=["ui-monospace", "monospace"])
+    page.launch(server_name=host, server_port=port, theme=theme, ssr_mode=False, max_file_size="64mb",
+                footer_links=["api"], quiet=True, allowed_paths=[str(out_dir)])
+    return 0
