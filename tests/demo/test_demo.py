@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -66,6 +67,7 @@ def test_the_page_rotates_an_uploaded_radiograph_in_a_real_browser(demo, tmp_pat
         page.locator("#rotate").click()  # a slider rotates on release too: wait for the view at both angles
         link = page.locator("#download a[href*='rotated_x%2B5_y%2B0_z%2B10']").first
         expect(link).to_be_attached(timeout=180_000)
+        expect(page.get_by_text(re.compile("denoising"))).to_have_count(0, timeout=180_000)  # every queued run done
         expect(page.locator("#output img")).to_be_visible()
         expect(page.locator("#domain")).to_contain_text("domain")
 
