@@ -261,6 +261,8 @@ def rotate(args) -> int:
 def video(args) -> int:
     import math
 
+    import numpy as np
+
     from components.sampling import requests
     from components.sampling.labels import MARK, with_caption
     from components.sampling.radiograph_io import read_radiograph
@@ -280,18 +282,17 @@ def video(args) -> int:
         image = read_radiograph(args.image)
         rotator, loaded = _rotator(args)
         _domain_check(rotator, image.pixels)
-        values = [args.range[0] + (args.range[1] - args.range[0]) * i / max(1, args.frames - 1)
-                  for i in range(args.frames)]
         clear_stale_temporaries(out)
+        batches = math.ceil(args.frames / args.batch)
         with _progress() as bar:
-            denoise = bar.add_task(f"denoising ({math.ceil(args.frames / args.batch)} batches of {args.batch})",
-                                   total=(steps or rotator.steps) * math.ceil(args.frames / args.batch))
+            denoise = bar.add_task(f"denoising ({batches} batches of {args.batch})",
+                                   total=(steps or rotator.steps) * batches)
             frames = rotator.sweep(image.pixels, args.axis, args.range[0], args.range[1], args.frames, args.batch,
                                    steps, guidance, args.seed, args.allow_extrapolation, sampler,
                                    on_step=lambda: bar.advance(denoise))
             if args.overlay:
                 frames = (with_caption(f, [f"{args.axis} = {v:+.1f}°  ·  {loaded}", MARK])
-                          for f, v in zip(frames, values))
+                          for f, v in zip(frames, np.linspace(*args.range, args.frames)))  # the sweep's angles
             count = write_video(out, frames, args.fps)
     except (ValueError, FileNotFoundError, LookupError, OSError) as err:
         print(f"video failed: {err}".splitlines()[0], file=sys.stderr)  # ffmpeg appends its command line

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import tempfile
 import threading
-from dataclasses import dataclass
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -23,14 +23,8 @@ from components.sampling.labels import MARK, Provenance, side_by_side, with_capt
 
 UNCERTAINTY_SEEDS = (0, 1, 2)
 QUEUE_SIZE = 8
+NO_UPLOAD = "Upload a radiograph first (PNG, JPEG, TIFF or DICOM)."
 VIDEO_FRAMES = 16  # short by default: a sweep is frames × steps denoising steps
-
-
-@dataclass
-class Upload:
-    pixels: np.ndarray
-    bit_depth: int
-    name: str
 
 
 class ModelShelf:
@@ -75,15 +69,16 @@ class ModelShelf:
             return f"No model card for {spec}: {err}"
 
 
-def read_upload(path: str | None) -> Upload:
-    """Pixels of an uploaded file; the file is deleted once read (the page keeps no upload)."""
+def read_upload(path: str | None):
+    """The radiograph of an uploaded file, its DICOM header dropped; the file is deleted once read (the page
+    keeps no upload and no tag)."""
     import gradio as gr
 
     from components.sampling.radiograph_io import decode_radiograph
     from components.sampling.requests import BadRequest
 
     if not path:
-        raise gr.Error("Upload a radiograph first (PNG, JPEG, TIFF or DICOM).")
+        raise gr.Error(NO_UPLOAD)
     name = Path(path).name
     try:
         data = Path(path).read_bytes()
@@ -92,11 +87,21 @@ def read_upload(path: str | None) -> Upload:
         raise gr.Error(str(err)) from None
     finally:
         Path(path).unlink(missing_ok=True)
-    return Upload(image.pixels, image.bit_depth, name)
+    return replace(image, dicom=None)
 
 
 def to_uint8(image01: np.ndarray) -> np.ndarray:
     return np.rint(np.clip(image01, 0, 1) * 255).astype(np.uint8)
+
+
+def step_progress(progress, total: int):
+    """An `on_step` for the sampler that moves the page's progress bar over `total` steps."""
+    done = [0]
+
+    def step():
+        done[0] += 1
+        progress(done[0] / total, desc="denoising")
+    return step
 
 
 def spread_map(views: list[np.ndarray]) -> np.ndarray:
@@ -119,49 +124,38 @@ def build(shelf: ModelShelf, out_dir: Path):
     def on_upload(path):
         upload = read_upload(path)
         h, w = upload.pixels.shape
-        return (upload, to_uint8((upload.pixels - upload.pixels.min()) / np.ptp(upload.pixels)),
-                f"{upload.name}: {w}×{h}, {upload.bit_depth}-bit (pixels only; the file was not kept)")
+        return (upload, to_uint8(upload.pixels_01()),
+                f"{upload.source}: {w}×{h}, {upload.bit_depth}-bit (pixels only; the file was not kept)")
 
-    def rotate(upload: Upload | None, x: float, y: float, z: float, spec: str, uncertainty: bool,
+    def rotate(upload, x: float, y: float, z: float, spec: str, uncertainty: bool,
                progress=gr.Progress()):
         if upload is None:
-            raise gr.Error("Upload a radiograph first (PNG, JPEG, TIFF or DICOM).")
+            raise gr.Error(NO_UPLOAD)
         try:
             rotator, loaded = shelf.get(spec)
             seeds = UNCERTAINTY_SEEDS if uncertainty else UNCERTAINTY_SEEDS[:1]
-            total, done = rotator.steps * len(seeds), [0]
-
-            def step():
-                done[0] += 1
-                progress(done[0] / total, desc="denoising")
-
+            step = step_progress(progress, rotator.steps * len(seeds))
             views = [rotator.rotate(upload.pixels, [[x, y, z]], seed=seed, on_step=step)[0] for seed in seeds]
         except (BadRequest, ValueError, LookupError, FileNotFoundError) as err:
             raise gr.Error(str(err)) from None
         score = rotator.domain_score(upload.pixels)
         provenance = Provenance((x, y, z), loaded, rotator.config.get("weights_sha256", ""), rotator.sampler,
-                                rotator.steps, rotator.guidance, seeds[0], upload.name, score)
-        lo, hi = upload.pixels.min(), upload.pixels.max()
-        figure = side_by_side((upload.pixels - lo) / (hi - lo), views[0], provenance)
+                                rotator.steps, rotator.guidance, seeds[0], upload.source, score)
+        figure = side_by_side(upload.pixels_01(), views[0], provenance)
         out = write_labelled(out_dir / f"rotated_x{x:+g}_y{y:+g}_z{z:+g}.png", views[0], upload.bit_depth, provenance)
         return (to_uint8(figure), str(out), spread_map(views) if uncertainty else None,
                 ("⚠️ " if score > 1 else "") + describe(score))
 
-    def video(upload: Upload | None, axis: str, frames: int, spec: str, progress=gr.Progress()):
+    def video(upload, axis: str, frames: int, spec: str, progress=gr.Progress()):
         from components.sampling.video import write_video
 
         if upload is None:
-            raise gr.Error("Upload a radiograph first (PNG, JPEG, TIFF or DICOM).")
+            raise gr.Error(NO_UPLOAD)
         frames = int(frames)
         try:
             rotator, loaded = shelf.get(spec)
             batch = 8
-            total, done = rotator.steps * -(-frames // batch), [0]
-
-            def step():
-                done[0] += 1
-                progress(done[0] / total, desc="denoising")
-
+            step = step_progress(progress, rotator.steps * -(-frames // batch))
             values = np.linspace(-15, 15, frames)
             sweep = rotator.sweep(upload.pixels, axis, -15.0, 15.0, frames, batch, on_step=step)
             path = out_dir / f"sweep_{axis}.mp4"
