@@ -12,7 +12,7 @@ export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 120
 export DVC_SITE_CACHE_DIR := $(CURDIR)/.dvc/tmp/site_cache
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: setup browser data repro ablations test test-fast bench demo clean-venv
+.PHONY: setup browser data repro ablations lint test test-fast bench demo clean-venv
 
 $(VENV)/.installed: pyproject.toml requirements.lock
 	python3.11 -m venv $(VENV) || python3 -m venv $(VENV)
@@ -35,13 +35,22 @@ data: setup
 	radrotator synth-ct data/ct --if-empty
 	dvc add data --quiet
 
+# PROFILE=paper (profiles/paper.yaml): the same pipeline as a DVC experiment with that profile's overrides.
+PROFILE ?=
 repro: data
+ifeq ($(PROFILE),)
 	dvc repro
+else
+	radrotator profile $(PROFILE) --run
+endif
 
 ablations: repro
 	dvc repro ablations/dvc.yaml
 
-test: setup browser
+lint: setup
+	$(VENV)/bin/ruff check .
+
+test: setup browser lint
 	$(PY) -m pytest
 
 test-fast: setup

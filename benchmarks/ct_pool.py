@@ -24,7 +24,7 @@ from rich.table import Table
 
 from components.ct import dicom
 from components.ct.eligibility import Eligibility, geometry_reasons, intensity_reasons
-from components.ct.ingest import resample_int16, ingest_series
+from components.ct.ingest import ingest_series, resample_int16
 from components.ct.phantom import PhantomSpec, render_pelvis
 from components.ct.series import read_series
 

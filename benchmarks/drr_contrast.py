@@ -32,16 +32,16 @@ from rich.console import Console
 from rich.table import Table
 from scipy import ndimage
 
+from components.config import Params, load_config
 from components.ct import synthetic
 from components.ct.ingest import read_ct_volume, resample_int16
 from components.ct.phantom import PhantomSpec, _rotation
+from components.drr import geometry as geo
 from components.drr.display import Display, window
 from components.drr.geometry import Geometry, project_point
 from components.drr.physics import MaterialThresholds
-from components.drr.projector import DensityVolume, Physics, TorchProjector, line_integrals
-from components.drr import geometry as geo
+from components.drr.projector import DensityVolume, TorchProjector, line_integrals
 from components.drr.render import DRRConfig, volume_from_image
-from components.params import load_params
 
 
 def before_volume(hu: np.ndarray, spacing: float, origin) -> DensityVolume:
@@ -50,8 +50,8 @@ def before_volume(hu: np.ndarray, spacing: float, origin) -> DensityVolume:
     return DensityVolume.from_hu(hu, spacing, origin, 2.0, thresholds=MaterialThresholds(mix_from=350.0, bone_hu=1e-6))
 
 
-def chains(params: dict, pixels: int):
-    after = DRRConfig.from_params(params["drrs"])
+def chains(params: Params, pixels: int):
+    after = DRRConfig.from_params(params.drrs)
     after = dataclasses.replace(after, geometry=dataclasses.replace(after.geometry, pixels=pixels))
     old_geometry = Geometry(pixels=pixels, detector_mm=460.0)
     before = dataclasses.replace(after, geometry=old_geometry,
@@ -107,7 +107,7 @@ def phantom_regions(seed: int = 0) -> tuple[sitk.Image, dict]:
     return image, regions
 
 
-def measure(name: str, image: sitk.Image, params: dict, pixels: int, regions: dict | None) -> list[dict]:
+def measure(name: str, image: sitk.Image, params: Params, pixels: int, regions: dict | None) -> list[dict]:
     before, after = chains(params, pixels)
     image = sitk.Cast(image, sitk.sitkFloat32)
     hu = sitk.GetArrayFromImage(image)
@@ -132,7 +132,7 @@ def main() -> None:
     parser.add_argument("--out", default="benchmarks/results/drr_contrast.json")
     args = parser.parse_args()
     torch.set_num_threads(2)
-    params = load_params(args.params)
+    params = load_config(args.params)
     phantom, regions = phantom_regions()
     rows = measure("synthetic phantom", phantom, params, args.pixels, regions)
     for path in args.ct:

@@ -32,10 +32,10 @@ from rich.table import Table
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from components.params import load_params  # noqa: E402
+from components.config import load_config  # noqa: E402
 from components.sampling.rotate import Rotator  # noqa: E402
 from components.sampling.video import write_video  # noqa: E402
-from flows.cli import default_threads  # noqa: E402
+from radrotator.cli import default_threads  # noqa: E402
 
 
 def busy(stop) -> None:
@@ -70,7 +70,7 @@ def main() -> None:
     parser.add_argument("--out", default=str(ROOT / "benchmarks/results/modes.json"))
     args = parser.parse_args()
     rotator = Rotator.from_folder(args.model)
-    inference = load_params(ROOT / "params.yaml")["train"]["inference"]
+    inference = load_config(ROOT / "params.yaml").train.inference.to_dict()
     rotator.sampler, rotator.steps = args.sampler or inference["sampler"], args.steps or int(inference["steps"])
     rng = np.random.default_rng(0)
     image = np.cumsum(rng.random((256, 256)), axis=0)  # any radiograph-sized input

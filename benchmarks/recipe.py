@@ -30,19 +30,20 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
+from components.config import Params, Train, load_config, validated
+from components.data.datamodule import pair_data
 from components.drr.render import DRRConfig
 from components.evaluation.baselines import affine_warp
 from components.evaluation.evaluate import EvaluationInputs, evaluation_test_set
 from components.evaluation.metrics import image_metrics
 from components.evaluation.protocol import Protocol, TestSet, build_dictionaries, recovered_poses
 from components.evaluation.registration import rotation_error
-from components.params import load_params
 from components.registry.export import InferenceDefaults, export_model
 from components.sampling.rotate import Rotator
 from components.training.module import RadRotatorModule
-from components.training.trainer import make_trainer
-from flows.sweep import set_dotted
-from flows.train import pair_data, unet_params
+from components.training.sweep import set_dotted
+from components.training.train import unet_params
+from components.training.trainer import rotator_trainer
 
 VARIANTS = {  # name → overrides of params.yaml `train` (dotted keys)
     "report": {},  # Lion 1e-4, constant: the report's recipe
@@ -53,24 +54,25 @@ BINS = ("5-10", "10-15")
 
 
 def override(cfg: dict, changes: dict) -> dict:
-    """A copy of `cfg` with dotted-key changes (new keys allowed: a variant may add a schedule)."""
+    """A copy of `cfg` with dotted-key changes."""
     cfg = copy.deepcopy(cfg)
     for key, value in changes.items():
         set_dotted(cfg, key, value, create=True)
     return cfg
 
 
-def train_variant(name: str, params: dict, snapshots: list[int], out: Path) -> list[Path]:
+def train_variant(name: str, params: Params, snapshots: list[int], out: Path) -> list[Path]:
     """Train one variant to its last snapshot; export the EMA weights at each snapshot step."""
-    cfg = override(params["train"], VARIANTS[name])
-    cfg.update({"max_steps": max(snapshots), "progress_bar": False})
+    changed = override(params.train.to_dict(), VARIANTS[name])
+    changed.update({"max_steps": max(snapshots), "progress_bar": False})
+    cfg = validated(Train, changed, f"variant {name}")
     folders = [out / name / f"step{s}" for s in snapshots]
     if all((f / "config.json").exists() for f in folders):
         return folders
-    L.seed_everything(int(cfg["seed"]), workers=True)
+    L.seed_everything(cfg.seed, workers=True)
     data = pair_data(params, cfg)
-    module = RadRotatorModule(unet_params(params, cfg), cfg["optim"], max(snapshots))
-    inference = InferenceDefaults(**cfg["inference"])
+    module = RadRotatorModule(unet_params(params, cfg), cfg.optim.to_dict(), max(snapshots))
+    inference = InferenceDefaults(**cfg.inference.to_dict())
 
     class Snapshots(L.Callback):
         def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
@@ -78,19 +80,19 @@ def train_variant(name: str, params: dict, snapshots: list[int], out: Path) -> l
                 export_model(pl_module.ema.module, pl_module.unet_config,
                              out / name / f"step{trainer.global_step}", {"variant": name}, inference)
 
-    make_trainer(cfg, False, [Snapshots()], val_check_interval=int(cfg["val_every"]),
-                 check_val_every_n_epoch=None).fit(module, datamodule=data)
+    rotator_trainer(cfg, False, [Snapshots()], val_check_interval=cfg.val_every,
+                    check_val_every_n_epoch=None).fit(module, datamodule=data)
     return folders
 
 
-def validation_set(params: dict) -> tuple[TestSet, dict]:
-    protocol = Protocol.from_params(params["evaluate"])
-    inputs = dataclasses.replace(EvaluationInputs.from_params(params), test_fold=int(params["folds"]["val"]))
+def validation_set(params: Params) -> tuple[TestSet, dict]:
+    protocol = Protocol.from_params(params.evaluate)
+    inputs = dataclasses.replace(EvaluationInputs.from_params(params), test_fold=params.folds.val)
     full = evaluation_test_set(inputs, protocol)
     pairs = [p for p in full.pairs if p.bin in BINS]
     test = TestSet(full.shards, full.patients, pairs)
     dictionaries = build_dictionaries(test, inputs.pool, pd.read_csv(inputs.pool / "manifest.csv"),
-                                      DRRConfig.from_params(params["drrs"]), protocol)
+                                      DRRConfig.from_params(params.drrs), protocol)
     return test, dictionaries
 
 
@@ -113,7 +115,7 @@ def main() -> None:
     parser.add_argument("--out", default="benchmarks/results/recipe.json")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    params = load_params()
+    params = load_config()
     test, dictionaries = validation_set(params)
     rows = []
     for domain in ("drr", "radiograph_style"):
@@ -143,7 +145,7 @@ def main() -> None:
                                                       f"{row['scores'][b]['rotation_error_deg']:.2f}" for b in BINS])
     Console(width=160).print(table)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps({"benchmark": "recipe", "fold": int(params["folds"]["val"]),
+    Path(args.out).write_text(json.dumps({"benchmark": "recipe", "fold": params.folds.val,
                                           "pairs_per_domain": len(test.pairs), "rows": rows,
                                           "variants": {v: VARIANTS[v] for v in args.variants}}, indent=2) + "\n")
     print(f"wrote {args.out}")

@@ -34,12 +34,11 @@ from rich.table import Table
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from components.config import load_config  # noqa: E402
+from components.drr.render import DRRConfig  # noqa: E402
 from components.evaluation.evaluate import EvaluationInputs, evaluation_test_set  # noqa: E402
 from components.evaluation.methods import model_method  # noqa: E402
-from components.evaluation.protocol import (FLOOR, Protocol, TestSet, build_dictionaries,  # noqa: E402
-                                            paired_differences, score)
-from components.drr.render import DRRConfig  # noqa: E402
-from components.params import load_params  # noqa: E402
+from components.evaluation.protocol import FLOOR, Protocol, TestSet, build_dictionaries, paired_differences, score  # noqa: E402
 from components.registry.export import model_sha256  # noqa: E402
 from components.sampling.rotate import Rotator  # noqa: E402
 
@@ -81,7 +80,7 @@ def write_markdown(result: dict, path: Path) -> None:
              "| sampler | steps | SSIM | Δ SSIM | rotation error ° | Δ rotation error ° | s / view |",
              "|---|---|---|---|---|---|---|"]
     for row in result["rows"]:
-        def cell(m, fmt):
+        def cell(m, fmt, row=row):
             d = row.get("paired_vs_reference", {}).get(m)
             return "–" if d is None else f"{d['mean']:{fmt}} [{d['lo']:{fmt}}, {d['hi']:{fmt}}]"
         lines.append(f"| {row['sampler']} | {row['steps']} | {row['ssim']:.3f} | {cell('ssim', '+.3f')} | "
@@ -110,12 +109,12 @@ def main() -> None:
         return
     torch.set_num_threads(args.threads)
     root = Path(args.project).resolve()
-    params = load_params(root / "params.yaml")
-    inputs, protocol = rebased(EvaluationInputs.from_params(params), root), Protocol.from_params(params["evaluate"])
+    params = load_config(root / "params.yaml")
+    inputs, protocol = rebased(EvaluationInputs.from_params(params), root), Protocol.from_params(params.evaluate)
     full = evaluation_test_set(inputs, protocol)
     test = TestSet({args.domain: full.shards[args.domain]}, full.patients, full.pairs)
     manifest = pd.read_csv(inputs.pool / "manifest.csv")
-    dictionaries = build_dictionaries(test, inputs.pool, manifest, DRRConfig.from_params(params["drrs"]), protocol)
+    dictionaries = build_dictionaries(test, inputs.pool, manifest, DRRConfig.from_params(params.drrs), protocol)
     rotator = Rotator.from_folder(inputs.model)
     configs = [("ddim", args.reference_steps)] + [(s, n) for s in args.samplers for n in args.steps]
     methods = {label(*c): (model_method(rotator, dataclasses.replace(protocol, sampler=c[0], steps=c[1])),
@@ -149,7 +148,7 @@ def main() -> None:
                 recommended = {"sampler": sampler, "steps": steps}
         results.append(row)
 
-        def cell(m):
+        def cell(m, row=row):
             d = row.get("paired_vs_reference", {}).get(m)
             return "–" if d is None else f"{d['mean']:+.3f} [{d['lo']:+.3f}, {d['hi']:+.3f}]"
         table.add_row(sampler, str(steps), f"{row['ssim']:.3f}", cell("ssim"), f"{row['rotation_error_deg']:.2f}",

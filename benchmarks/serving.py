@@ -76,14 +76,14 @@ def main() -> None:
                                                    "data": [[encoded, 0.0, 0.0, 10.0]]},
                                "params": {"steps": steps, "seed": 0}}).encode()
 
-            def over_http():
+            def over_http(body=body):
                 request = urllib.request.Request(f"http://127.0.0.1:{port}/invocations", body,
                                                  {"Content-Type": "application/json"})
                 with urllib.request.urlopen(request, timeout=600) as response:
                     json.loads(response.read())
 
             served_s = median_seconds(over_http, args.repeat)
-            local_s = median_seconds(lambda: rotator.rotate(image.astype(np.float64), [[0, 0, 10]], steps=steps),
+            local_s = median_seconds(lambda steps=steps: rotator.rotate(image.astype(np.float64), [[0, 0, 10]], steps=steps),
                                      args.repeat)
             rows.append({"ddim_steps": steps, "served_s": served_s, "in_process_s": local_s,
                          "overhead_s": served_s - local_s, "ratio": served_s / local_s})

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 COMPONENTS = Path(__file__).resolve().parent
@@ -22,7 +22,7 @@ def file_sha256(path: str | Path) -> str:
         return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
-@lru_cache(maxsize=None)
+@cache
 def source_fingerprint(*modules: str) -> str:
     """sha256 over the Python source of `modules`: package folders or files under components/,
     e.g. `source_fingerprint("drr", "evaluation/xray_style.py")`."""

@@ -7,10 +7,8 @@ environment win, so tests and deployments can point elsewhere.
 """
 
 import os
-import sys
-from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+from components.project import PROJECT_ROOT, venv_env  # noqa: F401 (the stages' import)
 
 for key, value in {
     "PREFECT_HOME": str(PROJECT_ROOT / ".prefect"),
@@ -20,9 +18,3 @@ for key, value in {
 }.items():
     os.environ.setdefault(key, value)
 
-
-def venv_env(**extra: str) -> dict[str, str]:
-    """os.environ with this interpreter's bin folder first on PATH, plus `extra`: the `dvc`,
-    `mlflow` and `uvicorn` that subprocesses start come from this environment."""
-    path = str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")
-    return {**os.environ, "PATH": path, **extra}

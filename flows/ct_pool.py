@@ -21,13 +21,20 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from rich.progress import Progress
 
 from components.atomic_write import remove_stale_temporaries, write_csv_atomic
+from components.config import load_config
 from components.ct.eligibility import Eligibility
-from components.ct.ingest import MANIFEST_COLUMNS, REJECTED_COLUMNS, IngestResult, ingest_series
+from components.ct.ingest import (
+    MANIFEST_COLUMNS,
+    REJECTED_COLUMNS,
+    IngestResult,
+    drop_duplicates,
+    ingest_series,
+    spreadsheet_safe,
+)
 from components.ct.pseudonym import load_salt
 from components.ct.series import discover_sources, skipped_entries
-from components.params import load_params
-from flows.stage import stage_main
 from components.validation.pool_manifest import validate_manifest
+from flows.stage import stage_main
 
 
 class EmptyPool(Exception):
@@ -41,8 +48,8 @@ def ingest(path: Path, root: Path, out_ct: Path, rules: Eligibility, spacing_mm:
 
 
 @flow(name="ct_pool", log_prints=True)
-def ct_pool(src: str, out: str, salt_file: str, spacing_mm: float, eligibility: dict,
-            metal_hu: float = 2500.0, metal_min_voxels: int = 100, patient_pattern: str | None = None) -> dict:
+def ct_pool(src: str, out: str, salt_file: str, spacing_mm: float, rules: Eligibility, metal_hu: float,
+            metal_min_voxels: int, patient_pattern: str | None) -> dict:
     """Build `out/` (ct/, manifest.csv, rejected.csv) from the series under `src`."""
     src_dir, out_dir = Path(src), Path(out)
     out_ct = out_dir / "ct"
@@ -51,7 +58,6 @@ def ct_pool(src: str, out: str, salt_file: str, spacing_mm: float, eligibility: 
     out_ct.mkdir(parents=True, exist_ok=True)
     if stale := remove_stale_temporaries(out_ct):
         print(f"removed {stale} partial file(s) left by an interrupted run")
-    rules = Eligibility.from_params(eligibility)
     skipped = skipped_entries(src_dir)
     print(f"{len(sources)} candidate series, {len(skipped)} hidden or linked entries skipped")
 
@@ -93,34 +99,15 @@ def ct_pool(src: str, out: str, salt_file: str, spacing_mm: float, eligibility: 
     return summary
 
 
-def drop_duplicates(results: list[IngestResult]) -> list[IngestResult]:
-    """Policy: of series with identical voxels and grid (a copied folder, a second export), the
-    first in source order is kept; each later one is rejected, naming the one kept."""
-    first: dict[str, str] = {}
-    out = []
-    for r in results:
-        if r.accepted and r.content in first:
-            r = IngestResult(r.source, reason=f"duplicate of {first[r.content]} (identical voxels), not ingested twice")
-        elif r.accepted:
-            first[r.content] = r.source
-        out.append(r)
-    return out
-
-
-def spreadsheet_safe(text: str) -> str:
-    """A file name that a spreadsheet would run as a formula (=, +, -, @ first) is quoted."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 def run(params_path: str = "params.yaml", src: str | None = None, out: str | None = None,
         salt_file: str | None = None, patient_pattern: str | None = None) -> dict:
     """Run the stage with its parameters from params.yaml (arguments override paths)."""
-    cfg = load_params(params_path)["ct_pool"]
-    runner = ct_pool.with_options(task_runner=ThreadPoolTaskRunner(max_workers=int(cfg["workers"])))
-    return runner(src=src or cfg["src"], out=out or cfg["out"], salt_file=salt_file or cfg["salt_file"],
-                  spacing_mm=float(cfg["spacing_mm"]), eligibility=cfg["eligibility"],
-                  metal_hu=float(cfg["metal_hu"]), metal_min_voxels=int(cfg["metal_min_voxels"]),
-                  patient_pattern=patient_pattern or cfg.get("patient_id_pattern"))
+    cfg = load_config(params_path).ct_pool
+    runner = ct_pool.with_options(task_runner=ThreadPoolTaskRunner(max_workers=cfg.workers))
+    return runner(src=src or cfg.src, out=out or cfg.out, salt_file=salt_file or cfg.salt_file,
+                  spacing_mm=float(cfg.spacing_mm), rules=Eligibility.from_params(cfg.eligibility),
+                  metal_hu=float(cfg.metal_hu), metal_min_voxels=cfg.metal_min_voxels,
+                  patient_pattern=patient_pattern or cfg.patient_id_pattern)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from prefect.schedules import Cron
 
-from components.params import load_params
+from components.config import ConfigError, load_config
 from flows import PROJECT_ROOT
 from flows.pipeline import pipeline
 
@@ -33,17 +33,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cron", help="cron expression (default: schedule.cron)")
     parser.add_argument("--project-dir", default=str(PROJECT_ROOT), help="the DVC project the runs reproduce")
     args = parser.parse_args(argv)
-    cfg = load_params(args.params)["schedule"]
-    cron = args.cron or cfg["cron"]
     try:
-        schedule = Cron(cron, timezone=cfg.get("timezone", "UTC"))
+        cfg = load_config(args.params).schedule
+    except ConfigError as err:
+        print(f"deploy failed: {err}", file=sys.stderr)
+        return 1
+    cron = args.cron or cfg.cron
+    try:
+        schedule = Cron(cron, timezone=cfg.timezone)
     except ValueError as err:
         print(f"deploy failed: {cron!r} is not a valid cron expression ({err})", file=sys.stderr)
         return 1
     signal.signal(signal.SIGTERM, stop)
-    pipeline.serve(name=args.name or cfg["deployment"], schedules=[schedule], limit=1,
+    pipeline.serve(name=args.name or cfg.deployment, schedules=[schedule], limit=1,
                    parameters={"project_dir": str(Path(args.project_dir).resolve()),
-                               "targets": list(cfg.get("targets") or [])},
+                               "targets": list(cfg.targets)},
                    tags=["radrotator"], description=f"dvc repro in {args.project_dir}, on cron {cron!r}")
     return 0
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import torch
 from prefect import flow, task, unmapped
@@ -28,15 +27,14 @@ from prefect.futures import as_completed
 from prefect.task_runners import ThreadPoolTaskRunner
 from rich.progress import Progress
 
-from components.atomic_write import atomic_path, remove_stale_temporaries, write_csv_atomic
-from components.drr.contact_sheet import contact_sheet
-from components.drr.projector import TorchProjector
-from components.drr.render import DRRConfig, ShardResult, load_volume, noise_generator, render_ct_shard, render_views
+from components.atomic_write import remove_stale_temporaries, write_csv_atomic
+from components.config import Drrs, load_config
+from components.drr.contact_sheet import write_pool_sheet
+from components.drr.render import DRRConfig, ShardResult, render_ct_shard
 from components.drr.shards import SHARD_SUFFIX, Shard
 from components.fingerprint import file_sha256
-from components.params import load_params
-from flows.stage import stage_main
 from components.validation.drr_index import INDEX_COLUMNS, validate_drrs
+from flows.stage import stage_main
 
 
 @task(name="render-ct", cache_policy=NO_CACHE, task_run_name="drrs {ct_id}")
@@ -46,7 +44,7 @@ def render(ct_path: str, ct_id: str, out_dir: str, config: DRRConfig) -> ShardRe
 
 
 @flow(name="drrs", log_prints=True)
-def drrs(pool: str, out: str, config: DRRConfig, sheet_cts: int = 4, sheet_poses: list | None = None) -> dict:
+def drrs(pool: str, out: str, config: DRRConfig, sheet_cts: int, sheet_poses: list[list[float]]) -> dict:
     pool_dir, out_dir = Path(pool), Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
     if stale := remove_stale_temporaries(out_dir):
@@ -83,7 +81,7 @@ def drrs(pool: str, out: str, config: DRRConfig, sheet_cts: int = 4, sheet_poses
 
     validate_drrs(index, checked_shards(), list(manifest["ct_id"]), config.drrs_per_ct, pixels, where=str(out_dir))
     write_csv_atomic(index, out_dir / "index.csv")
-    write_contact_sheet(pool_dir, manifest, out_dir / "contact_sheet.png", config, sheet_cts, sheet_poses)
+    write_pool_sheet(pool_dir, manifest, out_dir / "contact_sheet.png", config, sheet_cts, sheet_poses)
     summary = {"cts": len(index), "drrs": int(index["n_drrs"].sum()),
                "rendered": sum(not r.skipped for r in results)}
     print(f"drrs: {summary['drrs']} DRRs of {pixels}² from {summary['cts']} CTs "
@@ -91,42 +89,24 @@ def drrs(pool: str, out: str, config: DRRConfig, sheet_cts: int = 4, sheet_poses
     return summary
 
 
-def write_contact_sheet(pool_dir: Path, manifest: pd.DataFrame, path: Path, config: DRRConfig,
-                        n_cts: int, poses: list | None) -> None:
-    """DRRs of the first `n_cts` CTs at `poses`, noise seeded per CT as in their shards."""
-    poses = np.asarray(poses or [[0, 0, 0], [15, 0, 0], [0, 15, 0], [0, 0, 15], [-10, 10, -10]], float)
-    rows, labels = [], []
-    for _, row in manifest.head(n_cts).iterrows():
-        projector = TorchProjector(load_volume(pool_dir / row["path"], config), config.geometry, config.physics)
-        images, _, _ = render_views(projector, poses, config, noise_generator(config.seed, row["ct_id"]))
-        rows.append(list(images))
-        labels.append(row["ct_id"] + (" (metal)" if row["has_metal"] else ""))
-    sheet = contact_sheet(rows, labels, [f"x{p[0]:+.0f} y{p[1]:+.0f} z{p[2]:+.0f}" for p in poses])
-    with atomic_path(path) as tmp:
-        sheet.save(tmp, format="PNG")
-
-
-def task_runner(cfg: dict):
-    if cfg["task_runner"] == "threads":
-        return ThreadPoolTaskRunner(max_workers=int(cfg["workers"]))
-    if cfg["task_runner"] == "dask":
+def task_runner(cfg: Drrs):
+    if cfg.task_runner == "dask":
         from prefect_dask import DaskTaskRunner
 
-        if cfg.get("dask_address"):
-            return DaskTaskRunner(address=cfg["dask_address"])
-        return DaskTaskRunner(cluster_kwargs={"n_workers": int(cfg["workers"]), "threads_per_worker": 1,
+        if cfg.dask_address:
+            return DaskTaskRunner(address=cfg.dask_address)
+        return DaskTaskRunner(cluster_kwargs={"n_workers": cfg.workers, "threads_per_worker": 1,
                                               "processes": True, "dashboard_address": None})
-    raise ValueError(f"drrs.task_runner must be 'threads' or 'dask', not {cfg['task_runner']!r}")
+    return ThreadPoolTaskRunner(max_workers=cfg.workers)
 
 
 def run(params_path: str = "params.yaml", **overrides) -> dict:
-    params = load_params(params_path)
-    cfg = {**params["drrs"], **overrides}
+    params = load_config(params_path)
+    cfg = params.drrs.model_copy(update=overrides)
     torch.set_num_threads(1)  # one thread per CT: float reductions then do not depend on the core count
-    sheet = cfg.get("contact_sheet", {})
     return drrs.with_options(task_runner=task_runner(cfg))(
-        pool=params["ct_pool"]["out"], out=cfg["out"], config=DRRConfig.from_params(cfg),
-        sheet_cts=int(sheet.get("n_ct", 4)), sheet_poses=sheet.get("poses"))
+        pool=params.ct_pool.out, out=cfg.out, config=DRRConfig.from_params(cfg),
+        sheet_cts=cfg.contact_sheet.n_ct, sheet_poses=[list(p) for p in cfg.contact_sheet.poses])
 
 
 def main(argv: list[str] | None = None) -> int:

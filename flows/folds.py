@@ -9,31 +9,18 @@ split is on record next to the split itself.
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
-import json
-
-import numpy as np
 import pandas as pd
 from prefect import flow
 
 from components.atomic_write import atomic_path, write_csv_atomic
-from components.data.folds import assign_folds, role_map
-from components.data.pairs import valid_pairs
-from components.params import load_params
-from flows.stage import stage_main
+from components.config import load_config
+from components.data.folds import assign_folds, drr_counts, role_map
 from components.validation.folds_suite import validate_folds
-
-
-def drr_counts(drr_dir: Path) -> pd.DataFrame:
-    """DRRs and valid training pairs per CT, from the shards' poses."""
-    index = pd.read_csv(drr_dir / "index.csv")
-    pairs = []
-    for path in index["path"]:
-        with np.load(drr_dir / path, allow_pickle=False) as shard:  # reads the poses member only
-            pairs.append(len(valid_pairs(shard["poses"])))
-    return pd.DataFrame({"ct_id": index["ct_id"], "drrs": index["n_drrs"], "pairs": pairs})
+from flows.stage import stage_main
 
 
 @flow(name="folds", log_prints=True)
@@ -63,12 +50,11 @@ def folds(manifest_path: str, drr_dir: str, out: str, n_folds: int, seed: int, t
 
 
 def run(params_path: str = "params.yaml") -> dict:
-    params = load_params(params_path)
-    cfg = params["folds"]
-    return folds(manifest_path=str(Path(params["ct_pool"]["out"]) / "manifest.csv"),
-                 drr_dir=params["drrs"]["out"], out=cfg["out"],
-                 n_folds=int(cfg["n_folds"]), seed=int(cfg["seed"]), train=list(cfg["train"]),
-                 val=int(cfg["val"]), test=int(cfg["test"]), size_tolerance=float(cfg["size_tolerance"]))
+    params = load_config(params_path)
+    cfg = params.folds
+    return folds(manifest_path=str(Path(params.ct_pool.out) / "manifest.csv"), drr_dir=params.drrs.out, out=cfg.out,
+                 n_folds=cfg.n_folds, seed=cfg.seed, train=list(cfg.train), val=cfg.val, test=cfg.test,
+                 size_tolerance=float(cfg.size_tolerance))
 
 
 def main(argv: list[str] | None = None) -> int:

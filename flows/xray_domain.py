@@ -18,7 +18,6 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import torch
 from prefect import flow, task, unmapped
@@ -26,14 +25,12 @@ from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from components.atomic_write import atomic_path, remove_stale_temporaries
+from components.config import load_config
 from components.data.folds import ct_ids_in_folds
 from components.drr.contact_sheet import contact_sheet
 from components.drr.render import DRRConfig
 from components.drr.shards import SHARD_SUFFIX, Shard
-from components.evaluation.xray_style import render_style_shard
-from components.params import load_params
-from components.sampling.radiograph_io import read_radiograph
-from components.sampling.rotate import prepare
+from components.evaluation.xray_style import prepare_real_radiographs, render_style_shard
 from flows.stage import stage_main
 
 
@@ -47,15 +44,15 @@ def render(ct_path: str, ct_id: str, drr_dir: str, out_dir: str, config: DRRConf
 
 @flow(name="xray_domain", log_prints=True)
 def xray_domain(params_path: str = "params.yaml") -> list[str]:
-    params = load_params(params_path)
-    cfg, config = params["xray_domain"], DRRConfig.from_params(params["drrs"])
-    out_dir, drr_dir, pool = Path(cfg["out"]), Path(params["drrs"]["out"]), Path(params["ct_pool"]["out"])
+    params = load_config(params_path)
+    cfg, config = params.xray_domain, DRRConfig.from_params(params.drrs)
+    out_dir, drr_dir, pool = Path(cfg.out), Path(params.drrs.out), Path(params.ct_pool.out)
     out_dir.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(out_dir)
     manifest = pd.read_csv(pool / "manifest.csv").set_index("ct_id")
-    ct_ids = ct_ids_in_folds(Path(params["folds"]["out"]) / "folds.csv", cfg["folds"])
+    ct_ids = ct_ids_in_folds(params.folds.csv, list(cfg.folds))
     futures = render.map([str(pool / manifest.loc[c, "path"]) for c in ct_ids], ct_ids, unmapped(str(drr_dir)),
-                         unmapped(str(out_dir)), unmapped(config), unmapped(int(cfg["seed"])))
+                         unmapped(str(out_dir)), unmapped(config), unmapped(cfg.seed))
     done = [f.result() for f in futures]
     for stale in set(out_dir.glob(f"*{SHARD_SUFFIX}")) - {out_dir / f"{c}{SHARD_SUFFIX}" for c in done}:
         stale.unlink()
@@ -67,35 +64,14 @@ def xray_domain(params_path: str = "params.yaml") -> list[str]:
     sheet = contact_sheet(rows, labels, ["DRR0", "style, DRR0 pose", "DRR1", "style, DRR1 pose"])
     with atomic_path(out_dir / "contact_sheet.png") as tmp:
         sheet.save(tmp, format="PNG")
-    real = prepare_real_radiographs(Path(cfg["real_dir"]), out_dir / "real.npz", config.geometry.pixels)
+    real = prepare_real_radiographs(Path(cfg.real_dir), out_dir / "real.npz", config.geometry.pixels)
     print(f"radiograph-style images of {len(done)} CTs in {out_dir}; {real} real radiographs")
     return done
 
 
-def prepare_real_radiographs(folder: Path, out: Path, size: int) -> int:
-    """Readable radiographs under `folder` → (n, size, size) in [0, 1]; unreadable ones are reported."""
-    images, sources = [], []
-    files = sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".")) if folder.is_dir() else []
-    for path in files:
-        try:
-            image = read_radiograph(path)
-        except (ValueError, FileNotFoundError) as err:
-            print(f"skipped {path}: {err}")
-            continue
-        images.append(((prepare(image.pixels, size).tensor[0, 0].numpy() + 1) / 2).astype(np.float32))
-        sources.append(str(path.relative_to(folder)))
-    if not images:
-        out.unlink(missing_ok=True)
-        return 0
-    with atomic_path(out) as tmp:
-        with open(tmp, "wb") as fh:
-            np.savez_compressed(fh, images=np.stack(images), sources=np.array(sources))
-    return len(images)
-
-
 def run(params_path: str = "params.yaml") -> list[str]:
     """The flow with `drrs.workers` CTs at a time: each holds a volume in memory."""
-    workers = int(load_params(params_path)["drrs"]["workers"])
+    workers = load_config(params_path).drrs.workers
     return xray_domain.with_options(task_runner=ThreadPoolTaskRunner(max_workers=workers))(params_path)
 
 

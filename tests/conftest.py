@@ -172,11 +172,12 @@ def register_tiny_model(folder: Path, seed: int = 0, alias: str = "challenger", 
     import mlflow
 
     from components.registry import tracking
+    from components.registry.export import model_sha256
 
     model_dir = export_tiny_model(folder, seed, image_size)
     tracking.configure(folder.parent, "radrotator")
     with mlflow.start_run() as run:
-        _, version = tracking.log_and_register(model_dir, alias=alias)
+        _, version = tracking.log_and_register(model_dir, model_sha256(model_dir), alias=alias)
     return version, run.info.run_id
 
 
@@ -209,7 +210,7 @@ def dvc_project(tmp_path: Path, api_url: str) -> tuple[Path, dict]:
     (repo / "params.yaml").write_text(yaml.safe_dump(params))
 
     env = init_dvc_repo(repo, tmp_path / "site_cache", PREFECT_API_URL=api_url, PYTHONPATH=str(repo))
-    sh(sys.executable, "-m", "flows.cli", "synth-ct", "data/ct", "--n", "12", "--seed", "3", cwd=repo, env=env)
+    sh(sys.executable, "-m", "radrotator.cli", "synth-ct", "data/ct", "--n", "12", "--seed", "3", cwd=repo, env=env)
     sh("dvc", "add", "data", "-q", cwd=repo, env=env)
     commit_all(repo, env, "data")
     return repo, env
@@ -218,7 +219,7 @@ def dvc_project(tmp_path: Path, api_url: str) -> tuple[Path, dict]:
 def init_dvc_repo(repo: Path, site_cache: Path, **extra: str) -> dict:
     """`git init` + `dvc init` in `repo` (analytics off, site cache in `site_cache`); returns the env
     for commands there (this venv's `dvc` first on PATH, plus `extra`)."""
-    from flows import venv_env
+    from components.project import venv_env
 
     env = venv_env(DVC_SITE_CACHE_DIR=str(site_cache), DVC_NO_ANALYTICS="1", **extra)
     sh("git", "init", "-q", cwd=repo, env=env)

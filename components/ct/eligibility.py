@@ -9,11 +9,12 @@ adults) and the left-right field of view (both hips need ~250 mm).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
 import SimpleITK as sitk
 
+from components.config import EligibilityRules
 from components.ct.series import SeriesMeta
 
 
@@ -32,12 +33,8 @@ class Eligibility:
     min_bone_fraction: float = 0.001  # ... in at least this fraction of the body
 
     @classmethod
-    def from_params(cls, params: dict) -> "Eligibility":
-        names = {f.name for f in fields(cls)}
-        unknown = set(params) - names
-        if unknown:
-            raise ValueError(f"ct_pool.eligibility: unknown key(s) {sorted(unknown)}")
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in params.items()})
+    def from_params(cls, rules: EligibilityRules) -> Eligibility:
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in rules.to_dict().items()})
 
 
 def slice_axis_obliquity_deg(image: sitk.Image) -> float:

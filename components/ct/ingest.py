@@ -16,8 +16,14 @@ import numpy as np
 import SimpleITK as sitk
 
 from components.atomic_write import atomic_path
-from components.ct.eligibility import (Eligibility, body_median_hu, geometry_reasons, intensity_reasons,
-                                       physical_extent_mm, slice_thickness_mm)
+from components.ct.eligibility import (
+    Eligibility,
+    body_median_hu,
+    geometry_reasons,
+    intensity_reasons,
+    physical_extent_mm,
+    slice_thickness_mm,
+)
 from components.ct.pseudonym import pseudonym
 from components.ct.resample import resample_isotropic
 from components.ct.series import SeriesError, read_series
@@ -132,3 +138,22 @@ def _verify_written(path: Path, expected: sitk.Image) -> None:
     if not ok:
         raise OSError(f"{path}: written volume does not read back as written "
                       f"(size {reader.GetSize()}, spacing {reader.GetSpacing()})")
+
+
+def drop_duplicates(results: list[IngestResult]) -> list[IngestResult]:
+    """Policy: of series with identical voxels and grid (a copied folder, a second export), the
+    first in source order is kept; each later one is rejected, naming the one kept."""
+    first: dict[str, str] = {}
+    out = []
+    for r in results:
+        if r.accepted and r.content in first:
+            r = IngestResult(r.source, reason=f"duplicate of {first[r.content]} (identical voxels), not ingested twice")
+        elif r.accepted:
+            first[r.content] = r.source
+        out.append(r)
+    return out
+
+
+def spreadsheet_safe(text: str) -> str:
+    """A file name that a spreadsheet would run as a formula (=, +, -, @ first) is quoted."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text

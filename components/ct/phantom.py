@@ -40,7 +40,7 @@ class Shape:
     r0: float = 0.0  # capsule radius at a
     r1: float = 0.0  # capsule radius at b
     rot: np.ndarray = field(default_factory=lambda: np.eye(3))  # ellipsoid frame → patient
-    minus: list["Shape"] = field(default_factory=list)  # shapes carved out of this one
+    minus: list[Shape] = field(default_factory=list)  # shapes carved out of this one
 
     def bounds(self) -> tuple[np.ndarray, np.ndarray]:
         if self.kind == "ellipsoid":
@@ -165,7 +165,7 @@ class PhantomSpec:
     gas_seed: int
 
     @classmethod
-    def draw(cls, rng: np.random.Generator, metal_fraction: float = 0.25) -> "PhantomSpec":
+    def draw(cls, rng: np.random.Generator, metal_fraction: float = 0.25) -> PhantomSpec:
         metal = rng.random() < metal_fraction
         sides = (False, False)
         if metal:

@@ -17,6 +17,8 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import StratifiedGroupKFold
 
+from components.data.pairs import valid_pairs
+
 FOLD_COLUMNS = ["ct_id", "patient_id", "fold", "role"]
 
 
@@ -79,3 +81,13 @@ def ct_ids_in_folds(folds_csv: str | Path, folds) -> list[str]:
 
 def role_map(train: list[int], val: int, test: int) -> dict[int, str]:
     return {**{int(f): "train" for f in train}, int(val): "val", int(test): "test"}
+
+
+def drr_counts(drr_dir: Path) -> pd.DataFrame:
+    """DRRs and valid training pairs per CT, from the shards' poses."""
+    index = pd.read_csv(drr_dir / "index.csv")
+    pairs = []
+    for path in index["path"]:
+        with np.load(drr_dir / path, allow_pickle=False) as shard:  # reads the poses member only
+            pairs.append(len(valid_pairs(shard["poses"])))
+    return pd.DataFrame({"ct_id": index["ct_id"], "drrs": index["n_drrs"], "pairs": pairs})

@@ -23,8 +23,7 @@ from collections.abc import Hashable, Mapping, Sequence
 import numpy as np
 import torch
 from monai.config import KeysCollection
-from monai.transforms import (Compose, MapTransform, RandHistogramShiftd, RandomizableTransform,
-                              ScaleIntensityRanged)
+from monai.transforms import Compose, MapTransform, RandHistogramShiftd, RandomizableTransform, ScaleIntensityRanged
 from skimage.exposure import match_histograms
 
 

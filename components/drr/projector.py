@@ -70,7 +70,7 @@ class DensityVolume:
 
     @classmethod
     def from_hu(cls, hu_zyx: np.ndarray, spacing_mm: float, origin_xyz, volume_spacing_mm: float | None = None,
-                thresholds: MaterialThresholds = MaterialThresholds(), device="cpu") -> "DensityVolume":
+                thresholds: MaterialThresholds = MaterialThresholds(), device="cpu") -> DensityVolume:
         """Materials from HU, then averaged down by an integer factor to ~volume_spacing_mm."""
         data = torch.from_numpy(densities(hu_zyx, thresholds))[None]
         if not data[0, 2].any():

@@ -17,6 +17,7 @@ import numpy as np
 import SimpleITK as sitk
 import torch
 
+from components.config import Drrs
 from components.drr.display import Display, window
 from components.drr.geometry import Geometry
 from components.drr.pose_protocol import ROLE_DRR0, draw_poses, pose_rng
@@ -37,11 +38,11 @@ class DRRConfig:
     display: Display = field(default_factory=Display)
 
     @classmethod
-    def from_params(cls, p: dict) -> "DRRConfig":
-        return cls(drrs_per_ct=int(p["drrs_per_ct"]), seed=int(p["seed"]), backend=p["backend"],
-                   volume_spacing_mm=float(p["volume_spacing_mm"]), batch_size=int(p["batch_size"]),
-                   geometry=Geometry(**p["geometry"]), physics=Physics(**p["physics"]),
-                   display=Display(**p.get("display", {})))
+    def from_params(cls, p: Drrs) -> DRRConfig:
+        return cls(drrs_per_ct=p.drrs_per_ct, seed=p.seed, backend=p.backend,
+                   volume_spacing_mm=float(p.volume_spacing_mm), batch_size=p.batch_size,
+                   geometry=Geometry(**p.geometry.to_dict()), physics=Physics(**p.physics.to_dict()),
+                   display=Display(**p.display.to_dict()))
 
     def to_dict(self) -> dict:
         return dict(drrs_per_ct=self.drrs_per_ct, seed=self.seed, backend=self.backend,

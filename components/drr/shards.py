@@ -105,7 +105,7 @@ def shard_key(path: Path) -> str | None:
         return None
     try:
         shard = Shard(path)
-        shard.pixels  # a shard that fails its checksum is not current, whatever its key says
+        _ = shard.pixels  # a shard that fails its checksum is not current, whatever its key says
     except (ShardCorrupt, *READ_ERRORS):
         return None
     return shard.meta.get("cache_key")

@@ -14,12 +14,22 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from components.config import Params
 from components.drr.projector import TorchProjector
 from components.drr.render import DRRConfig, load_volume, noise_generator, render_views
 from components.evaluation import report
 from components.evaluation.methods import evaluation_methods
-from components.evaluation.protocol import (BASELINES, Protocol, TestSet, build_dictionaries, evaluation_record,
-                                            load_test_set, paired_differences, score, summarise)
+from components.evaluation.protocol import (
+    BASELINES,
+    Protocol,
+    TestSet,
+    build_dictionaries,
+    evaluation_record,
+    load_test_set,
+    paired_differences,
+    score,
+    summarise,
+)
 from components.registry.export import model_sha256
 from components.sampling.rotate import Rotator
 
@@ -41,14 +51,12 @@ class EvaluationInputs:
     real_rotations: tuple[tuple[float, float, float], ...] = ()
 
     @classmethod
-    def from_params(cls, params: dict) -> "EvaluationInputs":
-        models = Path(params["train"]["out"])
-        return cls(model=models / "radrotator", drrs=Path(params["drrs"]["out"]),
-                   xray=Path(params["xray_domain"]["out"]), pool=Path(params["ct_pool"]["out"]),
-                   folds_csv=Path(params["folds"]["out"]) / "folds.csv", test_fold=int(params["folds"]["test"]),
-                   regressor=Path(params["pose_regressor"]["out"]), out=Path(params["evaluate"]["out"]),
-                   ablation=Path(params["train_no_rhs"]["out"]) / "radrotator", cyclegan=Path(params["cyclegan"]["out"]),
-                   real_rotations=tuple(tuple(map(float, r)) for r in params["evaluate"].get("real_rotations", ())))
+    def from_params(cls, params: Params) -> EvaluationInputs:
+        return cls(model=params.train.model_dir, drrs=Path(params.drrs.out), xray=Path(params.xray_domain.out),
+                   pool=Path(params.ct_pool.out), folds_csv=params.folds.csv, test_fold=params.folds.test,
+                   regressor=Path(params.pose_regressor.out), out=Path(params.evaluate.out),
+                   ablation=params.train_section("train_no_rhs").model_dir, cyclegan=Path(params.cyclegan.out),
+                   real_rotations=tuple(tuple(map(float, r)) for r in params.evaluate.real_rotations))
 
     def model_id(self) -> str:
         """The evaluated model's identity: its weights' sha256."""
@@ -116,7 +124,6 @@ def evaluate_model(inputs: EvaluationInputs, protocol: Protocol, drr: DRRConfig,
                    progress=print) -> dict:
     """Score the model, its ablations and the baselines on the test fold; write the reports."""
     rotator = Rotator.from_folder(inputs.model)
-    model_config = rotator.config
     ablation = (Rotator.from_folder(inputs.ablation)
                 if inputs.ablation is not None and (inputs.ablation / "config.json").exists() else None)
     methods = evaluation_methods(rotator, protocol, ablation, inputs.cyclegan)
@@ -147,8 +154,8 @@ def evaluate_model(inputs: EvaluationInputs, protocol: Protocol, drr: DRRConfig,
               f"registered the same way: the measure's floor ({floor:.2f}° on DRRs).",
               "Radiograph-style inputs are a rendered stand-in (components/evaluation/xray_style.py), not real "
               "radiographs.",
-              f"Figures: `figures/examples_<domain>.png` (columns labelled), `figures/axes.png` (one source "
-              f"rotated about each axis by the model beside the truth), `figures/metrics_<domain>.png`."]
+              "Figures: `figures/examples_<domain>.png` (columns labelled), `figures/axes.png` (one source "
+              "rotated about each axis by the model beside the truth), `figures/metrics_<domain>.png`."]
     metrics = report.write_reports(inputs.out, rows if not len(real) else pd.concat([rows, real], ignore_index=True),
                                    summary, differences, record, header)
     for domain in test.shards:

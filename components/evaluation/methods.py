@@ -10,6 +10,7 @@ from skimage.exposure import match_histograms
 
 from components.evaluation.baselines import BASELINES
 from components.evaluation.protocol import DOMAINS, MethodFn, Protocol
+from components.models.cyclegan import translate
 from components.sampling.rotate import Rotator
 
 
@@ -25,13 +26,6 @@ def model_method(rotator: Rotator, protocol: Protocol) -> MethodFn:
 def baseline_method(name: str) -> MethodFn:
     fn = BASELINES[name]
     return lambda sources, deltas: np.stack([fn(s, d) for s, d in zip(sources, deltas)])
-
-
-def translate(generator: torch.nn.Module, images: np.ndarray) -> np.ndarray:
-    """A Cycle-GAN generator over images in [0, 1]."""
-    with torch.no_grad():
-        out = generator(torch.from_numpy(np.asarray(images, np.float32) * 2 - 1)[:, None])
-    return ((out[:, 0].clamp(-1, 1) + 1) / 2).numpy()
 
 
 def cyclegan_route(to_drr: torch.nn.Module, to_xray: torch.nn.Module, rotate: MethodFn) -> MethodFn:

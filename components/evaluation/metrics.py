@@ -14,8 +14,11 @@ import torch
 
 with warnings.catch_warnings():  # torchmetrics.functional's __init__ warns about names we do not use
     warnings.simplefilter("ignore", FutureWarning)
-    from torchmetrics.functional import (mean_absolute_error, peak_signal_noise_ratio,
-                                         structural_similarity_index_measure)
+    from torchmetrics.functional import (
+        mean_absolute_error,
+        peak_signal_noise_ratio,
+        structural_similarity_index_measure,
+    )
 
 METRICS = ("mae", "psnr", "ssim")
 

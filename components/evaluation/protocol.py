@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from components.config import Evaluate
 from components.data.folds import ct_ids_in_folds
 from components.data.pairs import valid_pairs
 from components.drr.shards import SHARD_SUFFIX, Shard
@@ -57,13 +58,11 @@ class Protocol:
     registration: RegistrationConfig = field(default_factory=RegistrationConfig)
 
     @classmethod
-    def from_params(cls, cfg: dict) -> "Protocol":
-        return cls(angle_bins=tuple(float(b) for b in cfg["angle_bins"]), pairs_per_bin=int(cfg["pairs_per_bin"]),
-                   sampler=cfg.get("sampler"), steps=None if cfg.get("steps") is None else int(cfg["steps"]),
-                   guidance=None if cfg.get("guidance") is None else float(cfg["guidance"]), seed=int(cfg["seed"]),
-                   batch_size=int(cfg.get("batch_size", 32)), bootstrap=int(cfg.get("bootstrap", 2000)),
-                   confidence=float(cfg.get("confidence", 0.95)),
-                   registration=RegistrationConfig(**cfg.get("registration", {})))
+    def from_params(cls, cfg: Evaluate) -> Protocol:
+        return cls(angle_bins=tuple(float(b) for b in cfg.angle_bins), pairs_per_bin=cfg.pairs_per_bin,
+                   sampler=cfg.sampler, steps=cfg.steps, guidance=None if cfg.guidance is None else float(cfg.guidance),
+                   seed=cfg.seed, batch_size=cfg.batch_size, bootstrap=cfg.bootstrap, confidence=float(cfg.confidence),
+                   registration=RegistrationConfig(**cfg.registration.to_dict()))
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -20,10 +20,13 @@ import torch
 from PIL import Image, ImageDraw
 from scipy import ndimage
 
+from components.atomic_write import atomic_path
 from components.drr.display import Display, window
-from components.fingerprint import cache_key, file_sha256, source_fingerprint
 from components.drr.geometry import Geometry
 from components.drr.projector import DensityVolume, Physics, TorchProjector
+from components.fingerprint import cache_key, file_sha256, source_fingerprint
+from components.sampling.radiograph_io import read_radiograph
+from components.sampling.rotate import prepare
 
 
 @dataclass(frozen=True)
@@ -41,7 +44,7 @@ class Style:
     marker_corner: int
 
     @classmethod
-    def draw(cls, rng: np.random.Generator) -> "Style":
+    def draw(cls, rng: np.random.Generator) -> Style:
         return cls(kvp=float(rng.uniform(70, 85)), scatter_fraction=float(rng.uniform(0.1, 0.25)),
                    photons_per_mm2=float(rng.uniform(2000, 6000)), blur_px=float(rng.uniform(0.2, 0.5)),
                    film_slope=float(rng.uniform(3, 8)), film_centre=float(rng.uniform(0.35, 0.65)),
@@ -115,8 +118,8 @@ def render_style_shard(ct_path: str | Path, ct_id: str, drr_dir: str | Path, out
                        seed: int) -> bool:
     """Render (or keep, when its key matches) the radiograph-style shard of one CT at its DRR poses;
     returns True when it was rendered."""
-    from components.drr.render import load_volume
     from components.drr.pose_protocol import pose_rng
+    from components.drr.render import load_volume
     from components.drr.shards import SHARD_SUFFIX, Shard, array_checksum, shard_key, write_shard
 
     drrs = Shard(Path(drr_dir) / f"{ct_id}{SHARD_SUFFIX}")
@@ -134,3 +137,24 @@ def render_style_shard(ct_path: str | Path, ct_id: str, drr_dir: str | Path, out
                 {"ct_id": ct_id, "domain": "radiograph_style", "style": style.to_dict(), "seed": seed,
                  "cache_key": key, "ct_sha256": ct_sha256})
     return True
+
+
+def prepare_real_radiographs(folder: Path, out: Path, size: int) -> int:
+    """Readable radiographs under `folder` → (n, size, size) in [0, 1]; unreadable ones are reported."""
+    images, sources = [], []
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".")) if folder.is_dir() else []
+    for path in files:
+        try:
+            image = read_radiograph(path)
+        except (ValueError, FileNotFoundError) as err:
+            print(f"skipped {path}: {err}")
+            continue
+        images.append(((prepare(image.pixels, size).tensor[0, 0].numpy() + 1) / 2).astype(np.float32))
+        sources.append(str(path.relative_to(folder)))
+    if not images:
+        out.unlink(missing_ok=True)
+        return 0
+    with atomic_path(out) as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez_compressed(fh, images=np.stack(images), sources=np.array(sources))
+    return len(images)

@@ -13,9 +13,10 @@ import json
 import random
 from pathlib import Path
 
+import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
 from monai.networks.nets import PatchDiscriminator
+from safetensors.torch import load_file, save_file
 from torch import nn
 
 
@@ -97,3 +98,10 @@ def load_generators(folder: str | Path) -> tuple[nn.Module, nn.Module]:
         net.load_state_dict(load_file(str(folder / f"{name}.safetensors")))
         nets.append(net.eval())
     return nets[0], nets[1]
+
+
+def translate(generator: torch.nn.Module, images: np.ndarray) -> np.ndarray:
+    """A Cycle-GAN generator over images in [0, 1]."""
+    with torch.no_grad():
+        out = generator(torch.from_numpy(np.asarray(images, np.float32) * 2 - 1)[:, None])
+    return ((out[:, 0].clamp(-1, 1) + 1) / 2).numpy()

@@ -41,7 +41,7 @@ class DomainGuard:
     validation_images: int = 0
 
     @classmethod
-    def fit(cls, reference: np.ndarray, validation: np.ndarray) -> "DomainGuard":
+    def fit(cls, reference: np.ndarray, validation: np.ndarray) -> DomainGuard:
         from sklearn.covariance import LedoitWolf
 
         estimate = LedoitWolf().fit(reference)
@@ -62,7 +62,7 @@ class DomainGuard:
                    "validation_images": torch.tensor([self.validation_images])}, str(Path(folder) / GUARD_FILE))
 
     @classmethod
-    def load(cls, folder: str | Path) -> "DomainGuard":
+    def load(cls, folder: str | Path) -> DomainGuard:
         t = load_file(str(Path(folder) / GUARD_FILE))
         return cls(t["mean"].numpy(), t["precision"].numpy(), float(t["threshold"][0]),
                    int(t["validation_images"][0]))
@@ -75,7 +75,7 @@ class InputGuard:
         self.net, self.guard = net.eval(), guard
 
     @classmethod
-    def load(cls, folder: str | Path) -> "InputGuard":
+    def load(cls, folder: str | Path) -> InputGuard:
         from components.models.pose_regressor import load_regressor
 
         return cls(load_regressor(folder), DomainGuard.load(folder))

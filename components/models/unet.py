@@ -28,7 +28,7 @@ class UNetConfig:
     condition_dims: int = 3
 
     @classmethod
-    def from_params(cls, p: dict) -> "UNetConfig":
+    def from_params(cls, p: dict) -> UNetConfig:
         return cls(image_size=int(p["image_size"]), channels=tuple(p["channels"]),
                    attention_levels=tuple(bool(a) for a in p["attention_levels"]),
                    num_res_blocks=int(p["num_res_blocks"]),

@@ -10,7 +10,7 @@ import mlflow
 import pandas as pd
 from mlflow.exceptions import MlflowException
 
-from components.evaluation.evaluate import EvaluationInputs, regressor_if_trained, score_model, evaluation_test_set
+from components.evaluation.evaluate import EvaluationInputs, evaluation_test_set, regressor_if_trained, score_model
 from components.evaluation.protocol import DOMAINS, Protocol, build_dictionaries, evaluation_record
 
 CHECKED = {"test_shards": "the test shards", "protocol": "the protocol", "pose_regressor": "the pose regressor",

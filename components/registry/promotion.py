@@ -12,27 +12,26 @@ promoted.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
+from components.config import Promote
 from components.evaluation.protocol import LOWER_IS_BETTER
 
 
 @dataclass(frozen=True)
 class Rule:
-    primary: str = "radiograph_style.rotation_error_deg"
-    guards: tuple[str, ...] = field(default_factory=tuple)
+    primary: str
+    guards: tuple[str, ...] = ()
 
-    @classmethod
-    def from_params(cls, cfg: dict) -> "Rule":
-        unknown = set(cfg) - {"out", "primary", "guards"}
-        if unknown:
-            raise ValueError(f"promote: unknown key(s) {sorted(unknown)}; the rule takes `primary` and `guards`")
-        rule = cls(primary=str(cfg["primary"]), guards=tuple(str(g) for g in cfg.get("guards") or ()))
-        for key in (rule.primary, *rule.guards):
+    def __post_init__(self) -> None:
+        for key in (self.primary, *self.guards):
             if key.rpartition(".")[2] not in LOWER_IS_BETTER:
                 raise ValueError(f"promote: {key!r} is not <domain>.<measure> with measure one of "
                                  f"{sorted(LOWER_IS_BETTER)}")
-        return rule
+
+    @classmethod
+    def from_params(cls, cfg: Promote) -> Rule:
+        return cls(primary=cfg.primary, guards=tuple(cfg.guards))
 
     def to_dict(self) -> dict:
         return {"primary": self.primary, "guards": list(self.guards)}

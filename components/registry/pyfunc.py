@@ -29,7 +29,6 @@ from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE, TEMPORARILY_UN
 from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema
 
 
-
 def signature(defaults) -> ModelSignature:
     """The serving contract, its parameter defaults the model folder's (MLflow fills in a default for every
     parameter a request leaves out). `domain_score` answers how far each input lies from the training

@@ -7,6 +7,7 @@ points everything at a server instead: MLFLOW_TRACKING_URI.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -73,8 +74,8 @@ def run_for_model(sha256: str) -> str | None:
     return runs[0].info.run_id if runs else None
 
 
-def log_and_register(model_dir: str | Path, alias: str = "challenger") -> tuple[str, str]:
-    """Log the exported model as a pyfunc in the active run, register it, set `alias`."""
+def log_and_register(model_dir: str | Path, sha256: str, alias: str = "challenger") -> tuple[str, str]:
+    """Log the exported model (weights hash `sha256`) as a pyfunc in the active run, register it, set `alias`."""
     from components.registry.export import inference_defaults, read_config
     from components.registry.pyfunc import signature
 
@@ -85,10 +86,21 @@ def log_and_register(model_dir: str | Path, alias: str = "challenger") -> tuple[
     info = mlflow.pyfunc.log_model(name="model", python_model=str(entry),
                                    artifacts={"model_dir": str(model_dir)}, signature=contract,
                                    code_paths=[str(COMPONENTS)], pip_requirements=PIP_REQUIREMENTS)
-    from components.registry.export import model_sha256
-
-    sha = model_sha256(model_dir)
-    mlflow.set_tag(MODEL_TAG, sha)
-    version = mlflow.register_model(info.model_uri, MODEL_NAME, tags={MODEL_TAG: sha})
+    mlflow.set_tag(MODEL_TAG, sha256)
+    version = mlflow.register_model(info.model_uri, MODEL_NAME, tags={MODEL_TAG: sha256})
     MlflowClient().set_registered_model_alias(MODEL_NAME, alias, version.version)
     return info.model_uri, str(version.version)
+
+
+def log_evaluation(project_root: Path, experiment: str, out: Path, metrics: dict, model_id: str) -> None:
+    """An evaluation's metrics, and its reports under `evaluations/<test fingerprint>/`, logged to the run that
+    trained the model (found by its weights' hash), else to a new run."""
+    configure(project_root, experiment)
+    run_id = run_for_model(model_id)
+    values = {f"eval.{d}.{m}.{k}": value for d, ms in metrics["domains"].items() for m, bins in ms.items()
+              for k, value in bins["all"].items() if isinstance(value, float) and value == value}
+    record = json.loads((out / "evaluation_record.json").read_text())
+    run = mlflow.start_run(run_id=run_id) if run_id else mlflow.start_run(run_name="evaluate")
+    with run:
+        mlflow.log_metrics(values)
+        mlflow.log_artifacts(str(out), f"evaluations/{record['test_fingerprint']}")

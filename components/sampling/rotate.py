@@ -83,7 +83,7 @@ class Rotator:
         return steps or self.steps, self.guidance if guidance is None else guidance, scheduler
 
     @classmethod
-    def from_folder(cls, folder, device: str = "cpu") -> "Rotator":
+    def from_folder(cls, folder, device: str = "cpu") -> Rotator:
         from components.registry.export import inference_defaults, load_guard, load_model
 
         model, config = load_model(folder, device)

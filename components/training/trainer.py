@@ -21,25 +21,13 @@ import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
-from components.training.module import PairDataModule
+from components.config import Train
 
 LAST = "last.ckpt"
 
 
-def pair_data(shard_dir: str, folds_csv: str, train_folds: list[int], val_folds: list[int], cfg: dict,
-              val_shard_dir: str | None = None) -> PairDataModule:
-    """The training folds' pairs (with cfg's histogram transform) and the validation fold's (from
-    `val_shard_dir` when given: the radiograph-style shards), set up."""
-    data = PairDataModule(shard_dir, folds_csv, list(train_folds), list(val_folds),
-                          batch_size=int(cfg["batch_size"]), histogram=cfg["histogram_transform"],
-                          seed=int(cfg["seed"]), max_val_pairs=int(cfg["val_pairs"]), val_shard_dir=val_shard_dir)
-    data.setup()
-    return data
-
-
-def world_size(cfg: dict) -> int:
-    devices = cfg.get("devices", 1)
-    return (devices if isinstance(devices, int) else 1) * int(cfg.get("num_nodes", 1))
+def world_size(cfg: Train) -> int:
+    return (cfg.devices if isinstance(cfg.devices, int) else 1) * cfg.num_nodes
 
 
 def worker_rank() -> int:
@@ -99,15 +87,22 @@ def resume_point(folder: str | Path, key: str, resume: bool) -> Path | None:
     return None
 
 
-def make_trainer(cfg: dict, logger, callbacks: list, **options) -> L.Trainer:
-    """A Lightning Trainer from params `train`: devices, strategy (ddp across GPUs and nodes) and
-    bf16 on GPU; `options` for what the caller decides (validation cadence)."""
-    gpu = torch.cuda.is_available() if cfg.get("accelerator", "auto") == "auto" else cfg["accelerator"] == "gpu"
-    return L.Trainer(max_steps=int(cfg["max_steps"]), accelerator="gpu" if gpu else "cpu",
-                     devices=cfg.get("devices", 1), num_nodes=int(cfg.get("num_nodes", 1)),
-                     strategy=cfg.get("strategy", "auto"),
-                     precision="bf16-mixed" if gpu and cfg.get("bf16", True) else "32-true",
-                     gradient_clip_val=float(cfg["gradient_clip"]), logger=logger, callbacks=callbacks,
-                     limit_val_batches=int(cfg["val_batches"]), log_every_n_steps=int(cfg["log_every"]),
-                     enable_progress_bar=cfg.get("progress_bar", True), enable_model_summary=False,
-                     deterministic=False, **options)
+def make_trainer(max_steps: int, *, logger=False, callbacks: list | tuple = (), accelerator: str = "auto",
+                 devices: int | str = 1, num_nodes: int = 1, strategy: str = "auto", bf16: bool = True,
+                 gradient_clip: float | None = None, progress_bar: bool = True, **options) -> L.Trainer:
+    """The one Lightning Trainer factory (the rotator, its ablation, the sweep, the pose regressor, the
+    Cycle-GAN): the accelerator (auto: GPU when present), devices and strategy (DDP across GPUs and
+    nodes), bf16 on GPU; `options` for what the caller decides (validation cadence, checkpointing)."""
+    gpu = torch.cuda.is_available() if accelerator == "auto" else accelerator == "gpu"
+    return L.Trainer(max_steps=max_steps, accelerator="gpu" if gpu else "cpu", devices=devices, num_nodes=num_nodes,
+                     strategy=strategy, precision="bf16-mixed" if gpu and bf16 else "32-true",
+                     gradient_clip_val=gradient_clip, logger=logger, callbacks=list(callbacks),
+                     enable_progress_bar=progress_bar, enable_model_summary=False, deterministic=False, **options)
+
+
+def rotator_trainer(cfg: Train, logger, callbacks: list, **options) -> L.Trainer:
+    """The trainer of params `train` (or an ablation's, or a sweep trial's)."""
+    return make_trainer(cfg.max_steps, logger=logger, callbacks=callbacks, accelerator=cfg.accelerator,
+                        devices=cfg.devices, num_nodes=cfg.num_nodes, strategy=cfg.strategy, bf16=cfg.bf16,
+                        gradient_clip=float(cfg.gradient_clip), progress_bar=cfg.progress_bar,
+                        limit_val_batches=cfg.val_batches, log_every_n_steps=cfg.log_every, **options)

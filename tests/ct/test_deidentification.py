@@ -59,7 +59,7 @@ def test_synthetic_salt_is_written_outside_the_tracked_data_and_never_replaces_o
     from components.ct.synthetic import synthetic_salt
 
     def synth(*extra):
-        return subprocess.run([sys.executable, "-m", "flows.cli", "--params", str(tmp_path / "none.yaml"),
+        return subprocess.run([sys.executable, "-m", "radrotator.cli", "--params", str(PROJECT_ROOT / "params.yaml"),
                                "synth-ct", str(tmp_path / "data" / "ct"), "--n", "2", "--seed", "5", *extra],
                               cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=600)
 

@@ -42,7 +42,7 @@ def demo(tmp_path_factory):
            "GRADIO_ANALYTICS_ENABLED": "False"}
     if os.environ.get("RADROTATOR_DEMO_MODEL", "").startswith("models:/"):
         env.pop("MLFLOW_TRACKING_URI")  # the project's registry
-    cmd = [sys.executable, "-m", "flows.cli", "demo", "--model", model, "--port", str(port), "--threads", "1"]
+    cmd = [sys.executable, "-m", "radrotator.cli", "demo", "--model", model, "--port", str(port), "--threads", "1"]
     with served(cmd, f"http://127.0.0.1:{port}/", env, ROOT, timeout=120):
         yield f"http://127.0.0.1:{port}/"
 

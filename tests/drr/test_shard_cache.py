@@ -60,6 +60,6 @@ def test_a_corrupt_shard_is_named_when_read_and_rendered_again(tmp_path, tiny_po
     with open(path, "wb") as fh:
         np.savez_compressed(fh, **data)
     with pytest.raises(ShardCorrupt, match=path.name):
-        Shard(path).images
+        _ = Shard(path).images
     assert not render_all(tiny_pool, out)[path.stem]
     assert Shard(path).images.max() > 0

@@ -6,9 +6,8 @@ import torch
 
 from components.drr.display import Display
 from components.drr.geometry import Geometry
-from components.drr.projector import DensityVolume, Physics
+from components.drr.projector import DensityVolume, Physics, TorchProjector
 from components.drr.render import DRRConfig, render_views
-from components.drr.projector import TorchProjector
 from components.evaluation.registration import PoseDictionary, RegistrationConfig, parabola_offset, rotation_error
 
 DRR = DRRConfig(geometry=Geometry(pixels=32, detector_mm=380), physics=Physics(photons_per_mm2=0.0),

@@ -76,7 +76,7 @@ def stage(args: list[str], tmp_path: Path, **popen) -> subprocess.Popen:
 def test_ingest_killed_mid_pool_reruns_to_the_same_pool_and_stops_the_orphaned_server(tmp_path, source,
                                                                                       pool_params):
     def ingest(out):
-        return stage(["flows.cli", "--params", str(pool_params), "ingest", str(source), str(out),
+        return stage(["radrotator.cli", "--params", str(pool_params), "ingest", str(source), str(out),
                       "--salt-file", str(tmp_path / "salt.txt")], tmp_path)
 
     code, output = finish(ingest(tmp_path / "clean"))
@@ -145,7 +145,7 @@ def test_rotate_and_video_killed_mid_run_keep_the_previous_output(tmp_path, name
     out = tmp_path / "out" / name
     out.parent.mkdir()
     out.write_bytes(b"the previous output")
-    args = ["flows.cli", command[0], str(image), *command[1:], "--model", str(model), "--out", str(out)]
+    args = ["radrotator.cli", command[0], str(image), *command[1:], "--model", str(model), "--out", str(out)]
     if command[0] == "video":
         args += ["--steps", "2"]
         moment = lambda: list(out.parent.glob(".tmp-*"))  # noqa: E731 (frames are streaming into the temporary)
@@ -163,7 +163,7 @@ def test_rotate_and_video_killed_mid_run_keep_the_previous_output(tmp_path, name
     assert finish(stage(args, tmp_path))[0] == 0 and out.read_bytes() == first  # same input and seed: same bytes
 
 
-def test_a_killed_run_resumes_to_the_same_weights(tmp_path, shards):
+def test_a_killed_run_resumes_to_the_same_weights(tmp_path, shards):  # noqa: F811 (the fixture)
     steps = 12  # 3 training CTs × 72 pairs / batch 2: the kill falls mid-epoch
     straight = torch.load(run(tmp_path / "straight", steps, shards))
     killed = tmp_path / "killed"
@@ -175,7 +175,7 @@ def test_a_killed_run_resumes_to_the_same_weights(tmp_path, shards):
         assert torch.equal(straight[name], resumed[name]), name
 
 
-def test_a_run_stopped_by_sigterm_saves_where_it_stopped_and_resumes_to_the_same_weights(tmp_path, shards):
+def test_a_run_stopped_by_sigterm_saves_where_it_stopped_and_resumes_to_the_same_weights(tmp_path, shards):  # noqa: F811 (the fixture)
     steps = 12  # checkpoints every 6 steps: the stop at step 9 falls between two of them
     straight = torch.load(run(tmp_path / "straight", steps, shards))
     stopped = tmp_path / "stopped"

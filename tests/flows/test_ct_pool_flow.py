@@ -35,7 +35,7 @@ def test_radrotator_ingest_builds_the_good_and_explains_every_rejection(prefect_
                                                                         tmp_path, pool_params):
     out = tmp_path / "pool"
     env = {**os.environ, "PREFECT_API_URL": prefect_server}
-    done = subprocess.run([sys.executable, "-m", "flows.cli", "--params", str(pool_params), "ingest",
+    done = subprocess.run([sys.executable, "-m", "radrotator.cli", "--params", str(pool_params), "ingest",
                            str(mixed_source), str(out), "--salt-file", str(mixed_source / "id_salt.txt")],
                           env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]

@@ -62,7 +62,7 @@ def test_folds_flow_records_split_sizes(prefect_server, tmp_path, tiny_pool):
 def test_radrotator_drr_renders_one_view(tmp_path, tiny_pool):
     ct = next((tiny_pool / "ct").glob("*.nii.gz"))
     out = tmp_path / "view.png"
-    done = subprocess.run([sys.executable, "-m", "flows.cli", "drr", str(ct), "--angles", "0", "0", "15",
+    done = subprocess.run([sys.executable, "-m", "radrotator.cli", "drr", str(ct), "--angles", "0", "0", "15",
                            "--out", str(out), "--pixels", "32"], capture_output=True, text=True, timeout=300,
                           env={**os.environ})
     assert done.returncode == 0, done.stderr

@@ -47,7 +47,7 @@ def test_train_registers_a_challenger_that_rotates(prefect_server, tmp_path, tin
     iio.imwrite(tmp_path / "xray.png", image)
     out = tmp_path / "rotated.png"
     env = {**os.environ, "MLFLOW_TRACKING_URI": uri}
-    done = subprocess.run([sys.executable, "-m", "flows.cli", "rotate", str(tmp_path / "xray.png"),
+    done = subprocess.run([sys.executable, "-m", "radrotator.cli", "rotate", str(tmp_path / "xray.png"),
                            "--angles", "0", "0", "10", "--steps", "3", "--out", str(out)],
                           env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]

@@ -3,13 +3,13 @@
 
 import pytest
 import torch
+from diffusers import DDPMScheduler
+from monai.networks.schedulers import NoiseSchedules
 
 from components.models.diffusion import SCHEDULE, HybridLoss, cosine_zero_snr, noise_schedule, training_scheduler
 from components.models.unet import UNetConfig, build_unet, count_parameters
 from components.sampling.guided import guided_sample, initial_noise
 from components.sampling.samplers import SAMPLERS, make_sampler
-from diffusers import DDPMScheduler
-from monai.networks.schedulers import NoiseSchedules
 
 
 def test_zero_terminal_snr_schedule_is_registered_rescaled_and_equals_diffusers():

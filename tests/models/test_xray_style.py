@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from components.drr.geometry import Geometry
 from components.drr.display import window
+from components.drr.geometry import Geometry
 from components.drr.projector import DensityVolume, Physics, TorchProjector
 from components.evaluation.xray_style import Style, render_radiograph_style
 from tests.conftest import tiny_ct

@@ -10,6 +10,7 @@ import pytest
 import torch
 import yaml
 
+from components.config import load_config
 from components.drr.geometry import Geometry
 from components.drr.render import DRRConfig, render_ct_shard
 from components.evaluation.evaluate import EvaluationInputs, evaluation_test_set
@@ -49,9 +50,9 @@ def test_rule_needs_a_significantly_better_primary_and_no_significantly_worse_gu
 
 def test_rule_errors_name_the_key():
     with pytest.raises(ValueError, match="drr.sharpness"):
-        Rule.from_params({"primary": "drr.sharpness"})
-    with pytest.raises(ValueError, match="min_improvement"):
-        Rule.from_params({"primary": "drr.ssim", "min_improvement": 0.005})
+        Rule(primary="drr.sharpness")
+    with pytest.raises(ValueError, match="drr.sharpness"):
+        Rule(primary="drr.ssim", guards=("drr.sharpness",))
     with pytest.raises(KeyError, match="drr.ssim"):
         decide({"radiograph_style.rotation_error_deg": interval(-1.0)}, RULE)
 
@@ -82,8 +83,9 @@ def gate(tmp_path, monkeypatch, tiny_pool):
         shutil.copy(shard, tmp_path / "xray" / shard.name)
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump(params))
-    protocol = Protocol.from_params(params["evaluate"])
-    test = evaluation_test_set(EvaluationInputs.from_params(params), protocol)
+    config = load_config(path)
+    protocol = Protocol.from_params(config.evaluate)
+    test = evaluation_test_set(EvaluationInputs.from_params(config), protocol)
     rng = np.random.default_rng(0)
     base = pd.DataFrame([{"domain": d, "method": "model", "bin": p.bin, "ct_id": p.ct_id,
                           "patient_id": p.patient_id, "source": p.source, "target": p.target,
@@ -165,8 +167,8 @@ def test_promote_refuses_what_it_cannot_judge(prefect_server, gate):
     torch.manual_seed(5)  # weights the registry never saw (train.register: false), evaluated all the same
     config = UNetConfig.from_params({**TINY_UNET, "image_size": 16})
     export_model(build_unet(config), config, tmp_path / "models" / "radrotator", {})
-    params = yaml.safe_load((tmp_path / "params.yaml").read_text())
-    protocol = Protocol.from_params(params["evaluate"])
+    params = load_config(tmp_path / "params.yaml")
+    protocol = Protocol.from_params(params.evaluate)
     record = evaluation_record(evaluation_test_set(EvaluationInputs.from_params(params), protocol), protocol,
                                tmp_path / "pose", model_sha256(tmp_path / "models" / "radrotator"))
     (tmp_path / "reports" / "evaluation_record.json").write_text(json.dumps(record))

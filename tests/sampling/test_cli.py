@@ -20,7 +20,7 @@ def model_dir(tmp_path_factory):
 
 
 def cli(*args):
-    return subprocess.run([sys.executable, "-m", "flows.cli", *map(str, args)], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "radrotator.cli", *map(str, args)], capture_output=True, text=True,
                           timeout=600)
 
 

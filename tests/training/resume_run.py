@@ -16,8 +16,9 @@ from pathlib import Path
 import lightning as L
 import torch
 
+from components.data.datamodule import PairDataModule
 from components.training.module import RadRotatorModule
-from components.training.trainer import LAST, checkpoints, fit, make_trainer, pair_data
+from components.training.trainer import LAST, checkpoints, fit, make_trainer
 from tests.conftest import TINY_UNET
 
 
@@ -39,14 +40,15 @@ def main(argv=None) -> int:
     parser.add_argument("--signal", default="SIGKILL", choices=["SIGKILL", "SIGTERM"])
     args = parser.parse_args(argv)
     folder = Path(args.dir)
-    cfg = {"max_steps": args.steps, "batch_size": 2, "histogram_transform": "match", "seed": 0, "val_pairs": 4,
-           "gradient_clip": 1.0, "val_batches": 1, "log_every": 1, "progress_bar": False, "accelerator": "cpu"}
     torch.set_num_threads(1)
     L.seed_everything(0, workers=True)
-    data = pair_data(os.environ["SHARDS"], os.environ["FOLDS"], [1, 2, 3], [4], cfg)
+    data = PairDataModule(os.environ["SHARDS"], os.environ["FOLDS"], [1, 2, 3], [4], batch_size=2, histogram="match",
+                          seed=0, max_val_pairs=4)
     module = RadRotatorModule(dict(TINY_UNET), {"lr": 1e-3, "ema_decay": 0.9})
     callbacks = checkpoints(folder / "checkpoints", args.steps // 2) + ([KillAt(args.kill_at, args.signal)] if args.kill_at else [])
-    trainer = make_trainer(cfg, False, callbacks, val_check_interval=args.steps // 2, check_val_every_n_epoch=None)
+    trainer = make_trainer(args.steps, callbacks=callbacks, accelerator="cpu", gradient_clip=1.0, progress_bar=False,
+                           limit_val_batches=1, log_every_n_steps=1, val_check_interval=args.steps // 2,
+                           check_val_every_n_epoch=None)
     last = folder / "checkpoints" / LAST
     fit(trainer, module, data, last if last.exists() else None)
     torch.save({k: v.detach().clone() for k, v in module.state_dict().items()}, folder / "weights.pt")

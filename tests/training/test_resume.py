@@ -36,12 +36,18 @@ def run(folder, steps, shards, *extra, expect=0):
     return folder / "weights.pt"
 
 
+def tiny_data(shards, val_shard_dir: str | None = None):
+    from components.data.datamodule import PairDataModule
+
+    data = PairDataModule(str(shards[0]), str(shards[1]), [1, 2, 3], [4], batch_size=2, histogram="match", seed=0,
+                          max_val_pairs=4, val_shard_dir=val_shard_dir)
+    data.setup()
+    return data
+
+
 def test_transforms_draw_differently_on_every_item(shards):
     """The data must be able to expose a resume that replays or skips draws: no two items alike."""
-    from components.training.trainer import pair_data
-
-    cfg = {"batch_size": 2, "histogram_transform": "match", "seed": 0, "val_pairs": 4}
-    data = pair_data(str(shards[0]), str(shards[1]), [1, 2, 3], [4], cfg)
+    data = tiny_data(shards)
     items = [data.train_set[0]["source"] for _ in range(3)]
     assert not torch.equal(items[0], items[1]) and not torch.equal(items[1], items[2])
 
@@ -51,7 +57,6 @@ def test_validation_can_read_the_radiograph_style_shards(tmp_path, shards):
     import shutil
 
     from components.drr.shards import Shard
-    from components.training.trainer import pair_data
 
     styled = tmp_path / "xray"
     shutil.copytree(shards[0], styled)
@@ -59,9 +64,7 @@ def test_validation_can_read_the_radiograph_style_shards(tmp_path, shards):
         shard = Shard(path)
         from components.drr.shards import write_shard
         write_shard(path, 1 - shard.images, shard.poses, shard.roles, shard.raw_min, shard.raw_max, shard.meta)
-    cfg = {"batch_size": 2, "histogram_transform": "match", "seed": 0, "val_pairs": 4}
-    plain = pair_data(str(shards[0]), str(shards[1]), [1, 2, 3], [4], cfg)
-    styled_data = pair_data(str(shards[0]), str(shards[1]), [1, 2, 3], [4], cfg, val_shard_dir=str(styled))
+    plain, styled_data = tiny_data(shards), tiny_data(shards, val_shard_dir=str(styled))
     a, b = plain.val_set[0]["source"], styled_data.val_set[0]["source"]
     assert torch.allclose(a, -b, atol=1e-4)  # [0, 1] inverted is [-1, 1] negated
 

@@ -4,7 +4,7 @@ import optuna
 import pytest
 import yaml
 
-from flows.sweep import apply, dvc_exp_run_command, expand, suggest
+from components.training.sweep import apply, dvc_exp_run_command, expand, suggest
 from tests.conftest import PROJECT_ROOT
 
 TRAIN = yaml.safe_load((PROJECT_ROOT / "params.yaml").read_text())["train"]

@@ -214,7 +214,7 @@ def launch(model: str, host: str, port: int, threads: int) -> int:
     import gradio as gr
     import torch
 
-    from flows import PROJECT_ROOT
+    from components.project import PROJECT_ROOT
 
     torch.set_num_threads(threads)
     out_dir = Path(tempfile.mkdtemp(prefix="radrotator-demo-"))

@@ -14,34 +14,33 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from components.params import load_params
-
 
 def synth_ct(args) -> int:
+    from components.config import load_config
     from components.ct import synthetic
     from components.ct.series import discover_sources
 
-    params = load_params(args.params) if Path(args.params).exists() else {}
-    cfg = params.get("synthetic", {})
-    n = args.n if args.n is not None else int(cfg.get("n_series", 12))
-    seed = args.seed if args.seed is not None else int(cfg.get("seed", 0))
+    params = load_config(args.params)
+    cfg = params.synthetic
+    n = args.n if args.n is not None else cfg.n_series
+    seed = args.seed if args.seed is not None else cfg.seed
     out = Path(args.out)
     if args.if_empty and out.is_dir() and discover_sources(out):
         print(f"{out} already holds CT series; nothing generated")
         return 0
     out.mkdir(parents=True, exist_ok=True)
-    plans = synthetic.plan_pool(n, seed, dicom_every=int(cfg.get("dicom_every", 4)),
-                                inplane_mm=tuple(cfg.get("inplane_mm", (1.4, 2.0))))
+    plans = synthetic.plan_pool(n, seed, dicom_every=cfg.dicom_every, inplane_mm=tuple(cfg.inplane_mm))
     workers = args.workers or min(len(plans), os.cpu_count() or 1)
     with ProcessPoolExecutor(max_workers=workers) as pool:
         for path in pool.map(synthetic.write_series, plans, [seed] * len(plans), [out] * len(plans)):
             print(f"wrote {path}")
-    salt = Path(args.salt_file or params.get("ct_pool", {}).get("salt_file", "secrets/id_salt.txt"))
+    salt = Path(args.salt_file or params.ct_pool.salt_file)
     if not salt.exists():  # outside the data folder: never tracked by data.dvc, never pushed with it
         salt.parent.mkdir(parents=True, exist_ok=True)
         salt.write_text(synthetic.synthetic_salt(seed) + "\n")
@@ -78,7 +77,6 @@ def drr(args) -> int:
     import dataclasses
 
     import torch
-    from PIL import Image
 
     from components.ct.ingest import read_ct_volume
     from components.ct.series import SeriesError
@@ -86,7 +84,6 @@ def drr(args) -> int:
     from components.drr.display import window
     from components.drr.projector import TorchProjector
     from components.drr.render import DRRConfig, volume_from_image
-
     from components.sampling import requests
 
     try:
@@ -97,14 +94,16 @@ def drr(args) -> int:
     except requests.BadRequest as err:
         print(f"drr failed: {err}", file=sys.stderr)
         return 1
-    params = load_params(args.params)
-    config = DRRConfig.from_params(params["drrs"])
+    from components.config import load_config
+
+    params = load_config(args.params)
+    config = DRRConfig.from_params(params.drrs)
     if args.pixels:
         config = dataclasses.replace(config, geometry=dataclasses.replace(config.geometry, pixels=args.pixels))
     if max(abs(a) for a in args.angles) > 15:
         print(f"note: {args.angles} lies outside the ±15° the model is trained on", file=sys.stderr)
     try:  # any CT: resampled to the pool's convention on the fly, as ingest does
-        image, notes = read_ct_volume(args.ct, float(params["ct_pool"]["spacing_mm"]))
+        image, notes = read_ct_volume(args.ct, float(params.ct_pool.spacing_mm))
     except (SeriesError, FileNotFoundError) as err:
         print(f"{args.ct}: {err}", file=sys.stderr)
         return 1
@@ -175,8 +174,8 @@ def default_threads() -> int:
 def _rotator(args):
     import torch
 
+    from components.project import PROJECT_ROOT
     from components.registry.loading import load_rotator
-    from flows import PROJECT_ROOT
 
     threads = args.threads or default_threads()
     torch.set_num_threads(threads)
@@ -188,7 +187,14 @@ def _rotator(args):
 
 
 def _progress():
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                     TextColumn("ETA"), TimeRemainingColumn(), transient=False)
@@ -303,8 +309,8 @@ def video(args) -> int:
 
 
 def info(args) -> int:
+    from components.project import PROJECT_ROOT
     from components.registry.loading import model_card_text
-    from flows import PROJECT_ROOT
 
     try:
         print(model_card_text(args.model, PROJECT_ROOT))
@@ -315,7 +321,7 @@ def info(args) -> int:
 
 
 def demo(args) -> int:
-    from components.demo.app import launch
+    from radrotator.demo import launch
 
     return launch(args.model, args.host, args.port, args.threads or default_threads())
 
@@ -328,6 +334,23 @@ def sweep(args) -> int:
         return 1
     sweep_flow.sweep(args.params, args.trials)
     return 0
+
+
+def profile(args) -> int:
+    """A profile's overrides as `dvc exp run -S` settings; with --run, run the pipeline with them."""
+    import shlex
+    import subprocess
+
+    from components.config import profile_overrides
+    from components.project import venv_env
+
+    settings = [f"{key}={json.dumps(value)}" for key, value in profile_overrides(args.name).items()]
+    command = ["dvc", "exp", "run", *(a for s in settings for a in ("-S", s)), *args.dvc_args]
+    if not args.run:
+        print(shlex.join(command))
+        return 0
+    print(f"profile {args.name}: {len(settings)} settings over params.yaml, run as a DVC experiment")
+    return subprocess.run(command, env=venv_env()).returncode
 
 
 def _model_options(p) -> None:
@@ -417,6 +440,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, help="torch threads (default: free cores, at most 4)")
     p.set_defaults(func=demo)
 
+    p = sub.add_parser("profile", help="a profile (profiles/NAME.yaml) as DVC experiment settings; --run runs it")
+    p.add_argument("name", help="profile name, e.g. paper")
+    p.add_argument("--run", action="store_true", help="dvc exp run with these settings (a DVC experiment: dvc exp show lists it)")
+    p.add_argument("dvc_args", nargs="*", help="more `dvc exp run` arguments, after --")
+    p.set_defaults(func=profile)
     p = sub.add_parser("sweep", help="Optuna sweep over training knobs (params.yaml `sweep`), resumable")
     p.add_argument("--trials", type=int, required=True, help="finished trials the study should hold")
     p.add_argument("--params", default=argparse.SUPPRESS, help="as before the command")
