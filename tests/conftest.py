@@ -86,6 +86,10 @@ def pool_params(tmp_path) -> Path:
 @pytest.fixture
 def tiny_pool(tmp_path):
     """A pool of 8 small CTs from 8 patients (4 mm voxels): pool/ct + manifest.csv."""
+    return make_tiny_pool(tmp_path)
+
+
+def make_tiny_pool(tmp_path: Path) -> Path:
     import pandas as pd
 
     from components.ct.ingest import MANIFEST_COLUMNS, ingest_series
@@ -128,6 +132,10 @@ TINY_UNET = {"image_size": 16, "channels": [8, 16], "attention_levels": [False, 
 @pytest.fixture
 def tiny_run(tmp_path, tiny_pool, monkeypatch):
     """(params path, params dict, MLflow URI): tiny DRRs, a tiny U-Net, every output under tmp_path."""
+    return make_tiny_run(tmp_path, tiny_pool, monkeypatch)
+
+
+def make_tiny_run(tmp_path: Path, tiny_pool: Path, monkeypatch) -> tuple[Path, dict, str]:
     import yaml
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"

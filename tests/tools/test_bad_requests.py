@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from components.sampling import requests
-from tests.sampling.test_cli import cli, model_dir  # noqa: F401 (fixture)
 from tests.sampling.test_radiograph_io import gradient
+from tests.tools.test_cli import cli, model_dir  # noqa: F401 (fixture)
 
 
 @pytest.fixture
