@@ -22,6 +22,7 @@ import SimpleITK as sitk
 from rich.console import Console
 from rich.table import Table
 
+from components.config import load_config
 from components.ct import dicom
 from components.ct.eligibility import Eligibility, geometry_reasons, intensity_reasons
 from components.ct.ingest import ingest_series, resample_int16
@@ -61,7 +62,7 @@ def main() -> None:
     parser.add_argument("--out", default="benchmarks/results/ct_pool.json")
     args = parser.parse_args()
 
-    rules = Eligibility()
+    rules = Eligibility.from_params(load_config().ct_pool.eligibility)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         t = time.perf_counter()

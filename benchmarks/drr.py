@@ -24,6 +24,7 @@ import platform
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -33,17 +34,21 @@ import torch.nn.functional as F
 from rich.console import Console
 from rich.table import Table
 
+from components.config import load_config
 from components.drr import geometry as geo
 from components.drr.physics import detector_weights
-from components.drr.projector import DensityVolume, Physics, TorchProjector
+from components.drr.projector import DensityVolume, TorchProjector
+from components.drr.render import DRRConfig
 
 POSES = np.array([[0, 0, 0], [10, -5, 3], [-15, 15, -15], [5, 0, 12]], float)
-CLEAN = Physics(scatter_fraction=0.0, photons_per_mm2=0.0)
+PAPER = DRRConfig.from_params(load_config(Path(__file__).resolve().parents[1] / "params.yaml", "paper").drrs)
+CLEAN = replace(PAPER.physics, scatter_fraction=0.0, photons_per_mm2=0.0)
 METHODS = ("reference", "torch 1 mm", "torch 2 mm")
 
 
 def pool_ct(path: str | None) -> tuple[np.ndarray, tuple, str]:
     """Any CT (default: the first pool volume), resampled to the report's 1 mm grid."""
+    from components.ct.eligibility import Eligibility
     from components.ct.ingest import read_ct_volume
 
     if path is None:
@@ -51,7 +56,7 @@ def pool_ct(path: str | None) -> tuple[np.ndarray, tuple, str]:
         if not candidates:
             raise SystemExit("no pool volume: run `make repro` first or pass --ct")
         path = candidates[0]
-    image, _ = read_ct_volume(path, 1.0)
+    image, _ = read_ct_volume(path, 1.0, Eligibility.from_params(load_config().ct_pool.eligibility))
     return sitk.GetArrayFromImage(image), image.GetOrigin(), str(path)
 
 
@@ -93,7 +98,7 @@ def child_peak_mb(ct: str, method: str, pixels: int, threads: int) -> float:
             f"torch.set_num_threads({threads}); hu, origin, _ = pool_ct({ct!r}); gc.collect(); "
             "kb = lambda key: int(re.search(key + r':\\s+(\\d+)', open('/proc/self/status').read()).group(1)); "
             "open('/proc/self/clear_refs', 'w').write('5'); before = kb('VmRSS'); "
-            f"run_method({method!r}, hu, origin, geo.Geometry(pixels={pixels}), POSES); "
+            f"run_method({method!r}, hu, origin, replace(PAPER.geometry, pixels={pixels}), POSES); "
             "print(kb('VmHWM') - before)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return int(done.stdout.strip().splitlines()[-1]) / 1024  # kB
@@ -109,7 +114,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     hu, origin, ct = pool_ct(args.ct)
-    geometry = geo.Geometry(pixels=args.pixels)
+    geometry = replace(PAPER.geometry, pixels=args.pixels)  # the paper profile's detector
 
     images = {m: run_method(m, hu, origin, geometry, POSES) for m in METHODS}  # warm-up, and the images compared
     correlation = {m: float(np.corrcoef(images[m].flatten(), images["reference"].flatten())[0, 1]) for m in METHODS}

@@ -34,11 +34,12 @@ from scipy import ndimage
 
 from components.config import Params, load_config
 from components.ct import synthetic
+from components.ct.eligibility import Eligibility
 from components.ct.ingest import read_ct_volume, resample_int16
 from components.ct.phantom import PhantomSpec, _rotation
 from components.drr import geometry as geo
-from components.drr.display import Display, window
-from components.drr.geometry import Geometry, project_point
+from components.drr.display import window
+from components.drr.geometry import project_point
 from components.drr.physics import MaterialThresholds
 from components.drr.projector import DensityVolume, TorchProjector, line_integrals
 from components.drr.render import DRRConfig, volume_from_image
@@ -53,11 +54,12 @@ def before_volume(hu: np.ndarray, spacing: float, origin) -> DensityVolume:
 def chains(params: Params, pixels: int):
     after = DRRConfig.from_params(params.drrs)
     after = dataclasses.replace(after, geometry=dataclasses.replace(after.geometry, pixels=pixels))
-    old_geometry = Geometry(pixels=pixels, detector_mm=460.0)
+    old_geometry = dataclasses.replace(after.geometry, detector_mm=460.0)
     before = dataclasses.replace(after, geometry=old_geometry,
                                  physics=dataclasses.replace(after.physics,
                                                              photons_per_mm2=20000 / old_geometry.pixel_mm ** 2),
-                                 display=Display(body_threshold=-1e9, low_quantile=0.0, high_quantile=1.0))
+                                 display=dataclasses.replace(after.display, body_threshold=-1e9, low_quantile=0.0,
+                                                             high_quantile=1.0, equalisation=0.0))
     return before, after
 
 
@@ -136,7 +138,7 @@ def main() -> None:
     phantom, regions = phantom_regions()
     rows = measure("synthetic phantom", phantom, params, args.pixels, regions)
     for path in args.ct:
-        image, _ = read_ct_volume(path, 1.0)
+        image, _ = read_ct_volume(path, 1.0, Eligibility.from_params(params.ct_pool.eligibility))
         rows += measure(Path(path).name, image, params, args.pixels, None)
     columns = ["ct", "chain", "femoral head, right", "femoral head, left", "iliac wing, right", "iliac wing, left",
                "generic"]

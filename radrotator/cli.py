@@ -78,12 +78,13 @@ def drr(args) -> int:
 
     import torch
 
+    from components.ct.eligibility import Eligibility
     from components.ct.ingest import read_ct_volume
     from components.ct.series import SeriesError
-    from components.drr.contact_sheet import to_png_array
     from components.drr.display import window
     from components.drr.projector import TorchProjector
     from components.drr.render import DRRConfig, volume_from_image
+    from components.pixels import quantise
     from components.sampling import requests
 
     try:
@@ -103,7 +104,8 @@ def drr(args) -> int:
     if max(abs(a) for a in args.angles) > 15:
         print(f"note: {args.angles} lies outside the ±15° the model is trained on", file=sys.stderr)
     try:  # any CT: resampled to the pool's convention on the fly, as ingest does
-        image, notes = read_ct_volume(args.ct, float(params.ct_pool.spacing_mm))
+        image, notes = read_ct_volume(args.ct, float(params.ct_pool.spacing_mm),
+                                      Eligibility.from_params(params.ct_pool.eligibility))
     except (SeriesError, FileNotFoundError) as err:
         print(f"{args.ct}: {err}", file=sys.stderr)
         return 1
@@ -123,7 +125,7 @@ def drr(args) -> int:
             drr, _, _ = window(projector.render([args.angles], generator=torch.Generator().manual_seed(args.seed)),
                                config.display, config.geometry.pixel_mm)
         view = drr[0].numpy()
-    write_labelled_png(args.out, to_png_array(view), {
+    write_labelled_png(args.out, quantise(view), {
         "Description": f"{'Radiograph-style DRR' if args.style == 'radiograph' else 'DRR'} of {Path(args.ct).name} "
                        f"at x={args.angles[0]:g} y={args.angles[1]:g} z={args.angles[2]:g} degrees (synthetic)",
         "Software": "radrotator drr"})

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from components.pixels import quantise
 from components.sampling.labels import MARK, Provenance, side_by_side, with_caption, write_labelled
 
 UNCERTAINTY_SEEDS = (0, 1, 2)
@@ -90,10 +91,6 @@ def read_upload(path: str | None):
     return replace(image, dicom=None)
 
 
-def to_uint8(image01: np.ndarray) -> np.ndarray:
-    return np.rint(np.clip(image01, 0, 1) * 255).astype(np.uint8)
-
-
 def step_progress(progress, total: int):
     """An `on_step` for the sampler that moves the page's progress bar over `total` steps."""
     done = [0]
@@ -112,7 +109,7 @@ def spread_map(views: list[np.ndarray]) -> np.ndarray:
     scaled = spread / max(float(spread.max()), 1e-6)
     captioned = with_caption(scaled, [f"per-pixel spread over seeds {', '.join(map(str, UNCERTAINTY_SEEDS))} "
                                       f"(max {spread.max():.3f} of the range)", MARK])
-    return to_uint8(colormaps["magma"](captioned)[..., :3])
+    return quantise(colormaps["magma"](captioned)[..., :3])
 
 
 def build(shelf: ModelShelf, out_dir: Path):
@@ -124,7 +121,7 @@ def build(shelf: ModelShelf, out_dir: Path):
     def on_upload(path):
         upload = read_upload(path)
         h, w = upload.pixels.shape
-        return (upload, to_uint8(upload.pixels_01()),
+        return (upload, quantise(upload.pixels_01()),
                 f"{upload.source}: {w}×{h}, {upload.bit_depth}-bit (pixels only; the file was not kept)")
 
     def rotate(upload, x: float, y: float, z: float, spec: str, uncertainty: bool,
@@ -143,7 +140,7 @@ def build(shelf: ModelShelf, out_dir: Path):
                                 rotator.steps, rotator.guidance, seeds[0], upload.source, score)
         figure = side_by_side(upload.pixels_01(), views[0], provenance)
         out = write_labelled(out_dir / f"rotated_x{x:+g}_y{y:+g}_z{z:+g}.png", views[0], upload.bit_depth, provenance)
-        return (to_uint8(figure), str(out), spread_map(views) if uncertainty else None,
+        return (quantise(figure), str(out), spread_map(views) if uncertainty else None,
                 ("⚠️ " if score > 1 else "") + describe(score))
 
     def video(upload, axis: str, frames: int, spec: str, progress=gr.Progress()):

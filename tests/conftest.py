@@ -19,10 +19,66 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import SimpleITK as sitk  # noqa: E402
 
+from components.config import load_config  # noqa: E402
 from components.ct.eligibility import Eligibility  # noqa: E402
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SALT = "test-salt-0123456789abcdef"
+CPU = load_config(PROJECT_ROOT / "params.yaml")  # the CPU profile: what a test varies, it names
+
+
+def drr_config(geometry: dict | None = None, physics: dict | None = None, display: dict | None = None,
+               **changes):
+    """params.yaml's DRR configuration with the changes a test names (nested ones as dicts)."""
+    from dataclasses import replace
+
+    from components.drr.render import DRRConfig
+
+    base = DRRConfig.from_params(CPU.drrs)
+    return replace(base, geometry=replace(base.geometry, **(geometry or {})),
+                   physics=replace(base.physics, **(physics or {})),
+                   display=replace(base.display, **(display or {})), **changes)
+
+
+def geometry(**changes):
+    return drr_config(geometry=changes).geometry
+
+
+def physics(**changes):
+    return drr_config(physics=changes).physics
+
+
+def display(**changes):
+    return drr_config(display=changes).display
+
+
+def protocol(registration: dict | None = None, **changes):
+    from dataclasses import replace
+
+    from components.evaluation.protocol import Protocol
+
+    base = Protocol.from_params(CPU.evaluate)
+    return replace(base, registration=replace(base.registration, **(registration or {})), **changes)
+
+
+def inference(**changes):
+    from components.registry.export import InferenceDefaults
+
+    return InferenceDefaults(**{**CPU.train.inference.to_dict(), **changes})
+
+
+def optim(**changes) -> dict:
+    return {**CPU.train.optim.to_dict(), **changes}
+
+
+def cyclegan_config(**changes) -> dict:
+    from components.training.cyclegan_module import CycleGANConfig
+
+    return {**{k: getattr(CPU.cyclegan, k) for k in CycleGANConfig.__dataclass_fields__}, **changes}
+
+
+def eligibility() -> Eligibility:
+    return Eligibility.from_params(CPU.ct_pool.eligibility)
 
 
 @pytest.fixture(scope="session")
@@ -68,7 +124,7 @@ def write_nifti(path: Path, array: np.ndarray, spacing=(10.0, 10.0, 1.5), origin
 
 @pytest.fixture
 def rules() -> Eligibility:
-    return Eligibility()
+    return eligibility()
 
 
 @pytest.fixture
@@ -101,7 +157,7 @@ def make_tiny_pool(tmp_path: Path) -> Path:
         hu[60 + k * 4: 70 + k * 4, 10:14, 8 + k: 12 + k] = 1200.0  # something off-centre to rotate
         path = write_nifti(src / f"ct{k}.nii.gz", hu, meta={
             "PatientID": f"MRN{k}", "AcquisitionDate": f"{2001 + 2 * k}-03-01", "SliceThickness": 1.0 + 0.05 * k})
-        result = ingest_series(path, src, pool / "ct", Eligibility(), 4.0, SALT)
+        result = ingest_series(path, src, pool / "ct", eligibility(), 4.0, SALT)
         assert result.accepted, result.reason
         rows.append(result.row)
     pd.DataFrame(rows, columns=MANIFEST_COLUMNS).to_csv(pool / "manifest.csv", index=False)
@@ -163,7 +219,7 @@ def export_tiny_model(folder: Path, seed: int = 0, image_size: int = 16, extra: 
 
     torch.manual_seed(seed)
     config = UNetConfig.from_params({**TINY_UNET, "image_size": image_size})
-    return export_model(build_unet(config), config, folder, extra or {})
+    return export_model(build_unet(config), config, folder, extra or {}, inference())
 
 
 def file_hashes(folder: Path) -> dict[str, str]:

@@ -20,17 +20,17 @@ from components.ct.series import SeriesMeta
 
 @dataclass(frozen=True)
 class Eligibility:
-    min_slices: int = 50
-    max_slice_thickness_mm: float = 1.5
-    min_z_extent_mm: float = 180.0
-    min_lr_extent_mm: float = 250.0
-    max_obliquity_deg: float = 10.0
-    air_hu_min: float = -1100.0  # where there is air, the 1st percentile must fall in [air_hu_min, air_hu_max]:
-    air_hu_max: float = -900.0  # air is about -1000 HU
-    padding_hu: float = -1500.0  # values at or below: padding outside the reconstruction circle (-2048, -3024)
-    body_median_hu: tuple[float, float] = (-150.0, 150.0)  # the body's median: fat and soft tissue, 0-60 HU
-    bone_hu: float = 300.0  # a pelvis CT in HU has bone above this ...
-    min_bone_fraction: float = 0.001  # ... in at least this fraction of the body
+    min_slices: int
+    max_slice_thickness_mm: float
+    min_z_extent_mm: float
+    min_lr_extent_mm: float
+    max_obliquity_deg: float
+    air_hu_min: float  # where there is air, the 1st percentile must fall in [air_hu_min, air_hu_max]:
+    air_hu_max: float  # air is about -1000 HU
+    padding_hu: float  # values at or below: padding outside the reconstruction circle (-2048, -3024)
+    body_median_hu: tuple[float, float]  # the body's median: fat and soft tissue, 0-60 HU
+    bone_hu: float  # a pelvis CT in HU has bone above this ...
+    min_bone_fraction: float  # ... in at least this fraction of the body
 
     @classmethod
     def from_params(cls, rules: EligibilityRules) -> Eligibility:

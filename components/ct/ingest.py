@@ -104,7 +104,7 @@ def ingest_series(path: str | Path, root: str | Path, out_dir: str | Path, rules
     return IngestResult(source, row=row, content=content)
 
 
-def read_ct_volume(path: str | Path, spacing_mm: float, rules: Eligibility = Eligibility()) -> tuple[sitk.Image, list[str]]:
+def read_ct_volume(path: str | Path, spacing_mm: float, rules: Eligibility) -> tuple[sitk.Image, list[str]]:
     """Any CT (NIfTI file or DICOM folder, any spacing and orientation) in the pool's convention:
     int16 HU on an isotropic `spacing_mm` grid, identity direction; with the eligibility rules it
     breaks (to warn about, not to refuse: one DRR of any CT is a fair request). Raises SeriesError

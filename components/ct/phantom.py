@@ -15,18 +15,16 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import ndimage
 
+from components.drr.geometry import rotation_matrix
+
 # Tissue values (HU); per-patient jitter is added on top.
 AIR, FAT, SKIN, MUSCLE, ORGAN, URINE = -1000.0, -100.0, 40.0, 50.0, 30.0, 5.0
 GAS, MARROW, CANCELLOUS, CORTICAL, METAL = -950.0, 0.0, 260.0, 1350.0, 3071.0
 
 
 def _rotation(rx: float, ry: float, rz: float) -> np.ndarray:
-    """Rotation matrix for angles in degrees about x, then y, then z."""
-    ax, ay, az = np.deg2rad([rx, ry, rz])
-    rot_x = np.array([[1, 0, 0], [0, np.cos(ax), -np.sin(ax)], [0, np.sin(ax), np.cos(ax)]])
-    rot_y = np.array([[np.cos(ay), 0, np.sin(ay)], [0, 1, 0], [-np.sin(ay), 0, np.cos(ay)]])
-    rot_z = np.array([[np.cos(az), -np.sin(az), 0], [np.sin(az), np.cos(az), 0], [0, 0, 1]])
-    return rot_z @ rot_y @ rot_x
+    """Rotation matrix for angles in degrees about x, then y, then z (the projector's convention)."""
+    return rotation_matrix((rx, ry, rz))
 
 
 @dataclass

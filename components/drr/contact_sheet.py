@@ -11,10 +11,7 @@ from PIL import Image, ImageDraw
 from components.atomic_write import atomic_path
 from components.drr.projector import TorchProjector
 from components.drr.render import DRRConfig, load_volume, noise_generator, render_views
-
-
-def to_png_array(image01: np.ndarray) -> np.ndarray:
-    return (np.clip(image01, 0.0, 1.0) * 255 + 0.5).astype(np.uint8)
+from components.pixels import quantise
 
 
 def contact_sheet(rows: list[list[np.ndarray]], row_labels: list[str], col_labels: list[str],
@@ -28,7 +25,7 @@ def contact_sheet(rows: list[list[np.ndarray]], row_labels: list[str], col_label
         y = label_h + r * (tile + pad)
         draw.text((4, y + tile // 2 - 6), text, fill=255)
         for c, image in enumerate(images):
-            picture = Image.fromarray(to_png_array(image)).resize((tile, tile), Image.Resampling.BILINEAR)
+            picture = Image.fromarray(quantise(image)).resize((tile, tile), Image.Resampling.BILINEAR)
             sheet.paste(picture, (label_w + c * (tile + pad), y))
     return sheet
 

@@ -28,17 +28,17 @@ import torch.nn.functional as F
 
 @dataclass(frozen=True)
 class Display:
-    body_threshold: float = 0.1  # −log(I/I0) above which a pixel is body
-    low_quantile: float = 0.01  # of the body's pixels: black
-    high_quantile: float = 0.995  # of the body's pixels: white
-    equalisation: float = 0.0  # fraction of the blurred log image subtracted (0: none)
-    equalisation_sigma_mm: float = 30.0  # at the detector
+    body_threshold: float  # −log(I/I0) above which a pixel is body
+    low_quantile: float  # of the body's pixels: black
+    high_quantile: float  # of the body's pixels: white
+    equalisation: float  # fraction of the blurred log image subtracted (0: none)
+    equalisation_sigma_mm: float  # at the detector
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
-def window(images: torch.Tensor, display: Display = Display(),
+def window(images: torch.Tensor, display: Display,
            pixel_mm: float = 1.0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(B, H, W) log images → (images windowed to [0, 1], low end (B,), high end (B,)).
 

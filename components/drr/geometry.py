@@ -26,10 +26,10 @@ import torch
 
 @dataclass(frozen=True)
 class Geometry:
-    source_to_detector_mm: float = 1200.0
-    source_to_isocentre_mm: float = 950.0
-    pixels: int = 256  # detector rows = columns
-    detector_mm: float = 460.0  # detector side; pixel pitch = detector_mm / pixels
+    source_to_detector_mm: float
+    source_to_isocentre_mm: float
+    pixels: int  # detector rows = columns
+    detector_mm: float  # detector side; pixel pitch = detector_mm / pixels
 
     @property
     def pixel_mm(self) -> float:

@@ -26,11 +26,11 @@ BACKENDS = ("torch", "deepdrr")
 
 @dataclass(frozen=True)
 class Physics:
-    kvp: float = 90.0
-    filtration_mm_al: float = 2.5
-    scatter_fraction: float = 0.1  # kernel scatter: scatter-to-primary ratio per unit attenuation
-    scatter_sigma_mm: float = 30.0  # at the detector
-    photons_per_mm2: float = 0.0  # unattenuated quanta per mm² of detector; 0 = no quantum noise
+    kvp: float
+    filtration_mm_al: float
+    scatter_fraction: float  # kernel scatter: scatter-to-primary ratio per unit attenuation
+    scatter_sigma_mm: float  # at the detector
+    photons_per_mm2: float  # unattenuated quanta per mm² of detector; 0 = no quantum noise
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -133,7 +133,7 @@ class TorchProjector:
 
     name = "torch"
 
-    def __init__(self, volume: DensityVolume, geometry: geo.Geometry, physics: Physics = Physics()):
+    def __init__(self, volume: DensityVolume, geometry: geo.Geometry, physics: Physics):
         self.volume, self.geometry, self.physics = volume, geometry, physics
         device = volume.data.device
         _, weights, mu = detector_weights(physics.kvp, physics.filtration_mm_al)

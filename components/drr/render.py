@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import gzip
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -28,14 +28,14 @@ from components.fingerprint import cache_key, file_sha256, source_fingerprint
 
 @dataclass(frozen=True)
 class DRRConfig:
-    drrs_per_ct: int = 16
-    seed: int = 0
-    backend: str = "torch"
-    volume_spacing_mm: float = 2.0
-    batch_size: int = 8
-    geometry: Geometry = field(default_factory=Geometry)
-    physics: Physics = field(default_factory=Physics)
-    display: Display = field(default_factory=Display)
+    drrs_per_ct: int
+    seed: int
+    backend: str
+    volume_spacing_mm: float
+    batch_size: int
+    geometry: Geometry
+    physics: Physics
+    display: Display
 
     @classmethod
     def from_params(cls, p: Drrs) -> DRRConfig:

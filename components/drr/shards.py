@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from components.atomic_write import atomic_path
+from components.pixels import quantise
 
 SCALE = 65535.0
 SHARD_SUFFIX = ".npz"
@@ -44,7 +45,7 @@ def array_checksum(*arrays: np.ndarray) -> str:
 def write_shard(path: str | Path, images01: np.ndarray, poses: np.ndarray, roles: np.ndarray,
                 raw_min: np.ndarray, raw_max: np.ndarray, meta: dict) -> Path:
     path = Path(path)
-    images = np.rint(np.clip(images01, 0.0, 1.0) * SCALE).astype(np.uint16)
+    images = quantise(images01, 16)
     poses = poses.astype(np.float32)
     meta = {**meta, "checksum": array_checksum(images, poses)}
     with atomic_path(path) as tmp:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -46,16 +46,16 @@ MethodFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 @dataclass(frozen=True)
 class Protocol:
-    angle_bins: tuple[float, ...] = (0, 5, 10, 15)
-    pairs_per_bin: int = 30
-    sampler: str | None = None  # ddim | dpmsolver++ | unipc; None: each model's own default (its folder)
-    steps: int | None = None  # sampler steps for the models; None: each model's own default (its folder)
-    guidance: float | None = None
-    seed: int = 0
-    batch_size: int = 16  # pairs denoised together (speed only)
-    bootstrap: int = 2000
-    confidence: float = 0.95
-    registration: RegistrationConfig = field(default_factory=RegistrationConfig)
+    angle_bins: tuple[float, ...]
+    pairs_per_bin: int
+    sampler: str | None  # ddim | dpmsolver++ | unipc; None: each model's own default (its folder)
+    steps: int | None  # sampler steps for the models; None: each model's own default (its folder)
+    guidance: float | None
+    seed: int
+    batch_size: int  # pairs denoised together (speed only)
+    bootstrap: int
+    confidence: float
+    registration: RegistrationConfig
 
     @classmethod
     def from_params(cls, cfg: Evaluate) -> Protocol:

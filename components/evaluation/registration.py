@@ -31,11 +31,11 @@ from components.drr.render import DRRConfig, render_views
 
 @dataclass(frozen=True)
 class RegistrationConfig:
-    pixels: int = 32  # dictionary DRRs and images are compared at this size
-    volume_spacing_mm: float = 4.0  # materials averaged to this grid for the dictionary
-    step_deg: float = 2.5  # grid step on each axis
-    limit_deg: float = 15.0  # the grid spans ±limit on each axis
-    margin: float = 0.1  # fraction of each side left out: collimation and side markers live there
+    pixels: int  # dictionary DRRs and images are compared at this size
+    volume_spacing_mm: float  # materials averaged to this grid for the dictionary
+    step_deg: float  # grid step on each axis
+    limit_deg: float  # the grid spans ±limit on each axis
+    margin: float  # fraction of each side left out: collimation and side markers live there
 
     def grid(self) -> np.ndarray:
         return np.arange(-self.limit_deg, self.limit_deg + self.step_deg / 2, self.step_deg)
@@ -71,7 +71,7 @@ def parabola_offset(left: np.ndarray, centre: np.ndarray, right: np.ndarray) -> 
 class PoseDictionary:
     """The DRRs of one CT over a pose grid; `recover` reads the pose of images of that CT."""
 
-    def __init__(self, volume: DensityVolume, drr: DRRConfig, config: RegistrationConfig = RegistrationConfig()):
+    def __init__(self, volume: DensityVolume, drr: DRRConfig, config: RegistrationConfig):
         self.config = config
         render = dataclasses.replace(
             drr, geometry=dataclasses.replace(drr.geometry, pixels=config.pixels),

@@ -95,7 +95,8 @@ def render_radiograph_style(volume: DensityVolume, geometry: Geometry, poses: np
     physics = Physics(kvp=style.kvp, filtration_mm_al=1.5, scatter_fraction=style.scatter_fraction,
                       scatter_sigma_mm=40.0, photons_per_mm2=style.photons_per_mm2)
     projector = TorchProjector(volume, geometry, physics)
-    processing = Display(equalisation=style.equalisation, equalisation_sigma_mm=style.equalisation_sigma_mm)
+    processing = Display(body_threshold=0.1, low_quantile=0.01, high_quantile=0.995,  # the stand-in's own chain
+                         equalisation=style.equalisation, equalisation_sigma_mm=style.equalisation_sigma_mm)
     generator = torch.Generator().manual_seed(seed)
     out = []
     with torch.inference_mode():

@@ -9,15 +9,15 @@ transposed-conv upsamplings, 7×7 conv, tanh.
 
 from __future__ import annotations
 
-import json
 import random
 from pathlib import Path
 
 import numpy as np
 import torch
 from monai.networks.nets import PatchDiscriminator
-from safetensors.torch import load_file, save_file
 from torch import nn
+
+from components.models.folder import load_weights, read_config, save_folder
 
 
 class ResidualBlock(nn.Module):
@@ -83,19 +83,18 @@ class ImagePool:
 GENERATOR_FILES = ("g_drr_to_xray", "g_xray_to_drr")
 
 
-def save_generators(drr_to_xray: nn.Module, xray_to_drr: nn.Module, folder: str | Path) -> None:
-    for name, net in zip(GENERATOR_FILES, (drr_to_xray, xray_to_drr)):
-        save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(Path(folder) / f"{name}.safetensors"))
+def save_generators(drr_to_xray: nn.Module, xray_to_drr: nn.Module, folder: str | Path, config: dict) -> dict:
+    """Both generators and config.json (`filters`, `blocks` build them) into `folder`."""
+    return save_folder(folder, dict(zip(GENERATOR_FILES, (drr_to_xray, xray_to_drr))), config)
 
 
 def load_generators(folder: str | Path) -> tuple[nn.Module, nn.Module]:
-    """(DRR → radiograph style, radiograph style → DRR) from an exported folder with config.json."""
-    folder = Path(folder)
-    config = json.loads((folder / "config.json").read_text())
+    """(DRR → radiograph style, radiograph style → DRR) from a Cycle-GAN folder."""
+    config = read_config(folder, "Cycle-GAN")
     nets = []
     for name in GENERATOR_FILES:
         net = ResnetGenerator(1, config["filters"], config["blocks"])
-        net.load_state_dict(load_file(str(folder / f"{name}.safetensors")))
+        net.load_state_dict(load_weights(folder, name, config))
         nets.append(net.eval())
     return nets[0], nets[1]
 

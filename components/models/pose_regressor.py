@@ -9,7 +9,6 @@ asked for, in degrees; on (source, true target) it gives its own error floor.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import lightning as L
@@ -17,9 +16,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from monai.networks.nets import Regressor
-from safetensors.torch import load_file, save_file
 
 from components.drr.pose_protocol import MAX_ANGLE
+from components.models.folder import load_weights, read_config, save_folder
 
 
 def build_regressor(image_size: int, channels=(16, 32, 64, 64)) -> Regressor:
@@ -54,15 +53,11 @@ def predict_degrees(net: torch.nn.Module, sources: np.ndarray, targets: np.ndarr
 
 
 def save_regressor(net: torch.nn.Module, image_size: int, channels, folder: str | Path, extra: dict) -> None:
-    folder = Path(folder)
-    save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(folder / "regressor.safetensors"))
-    (folder / "config.json").write_text(json.dumps({"image_size": image_size, "channels": list(channels), **extra},
-                                                   indent=2) + "\n")
+    save_folder(folder, {"regressor": net}, {"image_size": image_size, "channels": list(channels), **extra})
 
 
 def load_regressor(folder: str | Path) -> Regressor:
-    folder = Path(folder)
-    config = json.loads((folder / "config.json").read_text())
+    config = read_config(folder, "pose regressor")
     net = build_regressor(config["image_size"], config["channels"])
-    net.load_state_dict(load_file(str(folder / "regressor.safetensors")))
+    net.load_state_dict(load_weights(folder, "regressor", config))
     return net.eval()

@@ -10,26 +10,26 @@ and the settings it was measured with cannot drift apart.
 
 from __future__ import annotations
 
-import json
 import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
 
 from components.atomic_write import atomic_path
 from components.models.diffusion import SCHEDULE, noise_schedule
+from components.models.folder import CONFIG, SUFFIX, load_weights, save_weights, write_config
+from components.models.folder import read_config as read_folder_config
 from components.models.unet import UNetConfig, build_unet
 
-WEIGHTS, CONFIG, GUARD = "ema.safetensors", "config.json", "guard"
+WEIGHTS, GUARD = "ema.safetensors", "guard"
 
 
 @dataclass(frozen=True)
 class InferenceDefaults:
-    sampler: str = "dpmsolver++"  # benchmarks/samplers.py: 20 steps hold DDIM-200's SSIM and rotation error
-    steps: int = 20
-    guidance: float = 4.0
+    sampler: str  # benchmarks/samplers.py: 20 steps hold DDIM-200's SSIM and rotation error
+    steps: int
+    guidance: float
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -40,7 +40,7 @@ def scheduler_config(timesteps: int = 1000) -> dict:
 
 
 def export_model(model: torch.nn.Module, unet: UNetConfig, out_dir: str | Path, extra: dict,
-                 inference: InferenceDefaults = InferenceDefaults(), timesteps: int = 1000,
+                 inference: InferenceDefaults, timesteps: int = 1000,
                  guard: str | Path | None = None) -> Path:
     """Write weights + config to `out_dir` atomically (the folder appears whole or not at all); with
     `guard` (the pose regressor's folder), a copy of the input guard in `guard/`."""
@@ -50,8 +50,7 @@ def export_model(model: torch.nn.Module, unet: UNetConfig, out_dir: str | Path, 
     out_dir = Path(out_dir)
     with atomic_path(out_dir) as tmp:
         tmp.mkdir(parents=True)
-        state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-        save_file(state, str(tmp / WEIGHTS))
+        (sha256,) = save_weights(tmp, {WEIGHTS.removesuffix(SUFFIX): model}).values()
         guard_sha256 = {}
         if guard is not None:
             (tmp / GUARD).mkdir()
@@ -59,11 +58,11 @@ def export_model(model: torch.nn.Module, unet: UNetConfig, out_dir: str | Path, 
                 shutil.copyfile(part, tmp / GUARD / part.name)
                 guard_sha256[part.name] = file_sha256(part)
         config = {"unet": unet.to_dict(), "scheduler": scheduler_config(timesteps),
-                  "inference": inference.to_dict(), **extra, "weights_sha256": model_sha256(tmp),
+                  "inference": inference.to_dict(), **extra, "weights_sha256": sha256,  # one network: a string
                   **({"guard_sha256": guard_sha256} if guard_sha256 else {})}
-        (tmp / CONFIG).write_text(json.dumps(config, indent=2) + "\n")
-        for part in (tmp / WEIGHTS, tmp / CONFIG, *(tmp / GUARD).glob("*")):  # readable by a serving account
-            part.chmod(0o644)  # (safetensors writes 0600)
+        write_config(tmp, config)
+        for part in (tmp / GUARD).glob("*"):  # readable by a serving account
+            part.chmod(0o644)
         load_model(tmp)  # what was written must load and run
         if out_dir.exists():
             shutil.rmtree(out_dir)
@@ -85,26 +84,17 @@ def read_config(folder: str | Path) -> dict:
     folder = Path(folder)
     if not (folder / WEIGHTS).exists() or not (folder / CONFIG).exists():
         raise FileNotFoundError(f"{folder}: not a RadRotator model (needs {WEIGHTS} and {CONFIG})")
-    try:
-        return json.loads((folder / CONFIG).read_text())
-    except ValueError as err:
-        raise ValueError(f"{folder / CONFIG}: not readable JSON ({err})") from None
+    return read_folder_config(folder, "RadRotator model")
 
 
 def load_model(folder: str | Path, device: str = "cpu") -> tuple[torch.nn.Module, dict]:
     folder = Path(folder)
     config = read_config(folder)
-    expected = config.get("weights_sha256")
-    if expected is not None and model_sha256(folder) != expected:
-        raise ValueError(f"{folder / WEIGHTS}: does not match the weights_sha256 in {CONFIG} (corrupt or "
-                         "replaced); export the model again")
+    state = load_weights(folder, WEIGHTS.removesuffix(SUFFIX), config)
     check_guard(folder, config)
     unet = UNetConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in config["unet"].items()})
     model = build_unet(unet)
-    try:
-        model.load_state_dict(load_file(str(folder / WEIGHTS), device="cpu"))
-    except Exception as err:  # safetensors says "incomplete metadata" without naming the file
-        raise ValueError(f"{folder / WEIGHTS}: unreadable weights ({type(err).__name__}: {err})") from None
+    model.load_state_dict(state)
     model = model.to(device).eval()
     size = unet.image_size
     with torch.no_grad():

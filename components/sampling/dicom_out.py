@@ -18,7 +18,8 @@ import pydicom
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
 
-from components.sampling.labels import MARK, SOFTWARE, Provenance, pixels_of
+from components.pixels import quantise
+from components.sampling.labels import MARK, SOFTWARE, Provenance
 
 PATIENT = ("PatientName", "PatientID", "IssuerOfPatientID", "PatientBirthDate", "PatientSex")
 STUDY = ("StudyInstanceUID", "StudyDate", "StudyTime", "ReferringPhysicianName", "StudyID", "AccessionNumber",
@@ -33,7 +34,7 @@ def secondary_capture(image01: np.ndarray, bit_depth: int, provenance: Provenanc
                       link_to_source: bool = False) -> bytes:
     if link_to_source and source is None:
         raise ValueError("--link-to-source needs a DICOM input: there is no source study to file the view with")
-    pixels = pixels_of(image01, 16 if bit_depth == 16 else 8)
+    pixels = quantise(image01, 16 if bit_depth == 16 else 8)
     content = pixels.tobytes() + repr(provenance).encode()
     ds = Dataset()
     ds.SpecificCharacterSet = "ISO_IR 192"  # UTF-8: the mark's dash, the degree signs, copied names

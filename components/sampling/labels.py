@@ -16,6 +16,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont, PngImagePlugin
 
 from components.atomic_write import atomic_path
+from components.pixels import quantise
 
 MARK = "synthetic view — research use only, not for diagnosis"
 SOFTWARE = "RadRotator 0.1.0"
@@ -51,16 +52,11 @@ class Provenance:
                 "Disclaimer": MARK, "Comment": json.dumps(fields, ensure_ascii=False)}
 
 
-def pixels_of(image01: np.ndarray, bit_depth: int) -> np.ndarray:
-    image01 = np.clip(image01, 0.0, 1.0)
-    return (np.rint(image01 * 65535).astype(np.uint16) if bit_depth == 16 else np.rint(image01 * 255).astype(np.uint8))
-
-
 def encode_labelled(image01: np.ndarray, bit_depth: int, suffix: str, provenance: Provenance) -> bytes:
     """PNG (8/16-bit, text chunks), TIFF (8/16-bit, ImageDescription) or JPEG (8-bit, a comment)."""
     suffix = suffix.lower()
     depth = 8 if suffix in (".jpg", ".jpeg") else bit_depth
-    image = Image.fromarray(pixels_of(image01, depth))
+    image = Image.fromarray(quantise(image01, 16 if depth == 16 else 8))
     buffer = io.BytesIO()
     if suffix == ".png":
         info = PngImagePlugin.PngInfo()
@@ -116,7 +112,7 @@ def with_caption(image01: np.ndarray, lines: list[str]) -> np.ndarray:
     size = max(10, min(w // 40, 28))
     band = (size + 4) * len(lines) + 6
     canvas = Image.new("L", (w, h + band), 0)
-    canvas.paste(Image.fromarray(np.rint(np.clip(image01, 0, 1) * 255).astype(np.uint8)), (0, 0))
+    canvas.paste(Image.fromarray(quantise(image01)), (0, 0))
     draw = ImageDraw.Draw(canvas)
     for k, line in enumerate(lines):
         draw.text((6, h + 4 + k * (size + 4)), _drawable(line), fill=255, font=_font(size))
@@ -131,7 +127,7 @@ def side_by_side(source01: np.ndarray, rotated01: np.ndarray, provenance: Proven
     top = size + 10
     canvas = Image.new("L", (2 * w + gap, h + top), 0)
     for k, image in enumerate((source01, rotated01)):
-        canvas.paste(Image.fromarray(np.rint(np.clip(image, 0, 1) * 255).astype(np.uint8)), (k * (w + gap), top))
+        canvas.paste(Image.fromarray(quantise(image)), (k * (w + gap), top))
     draw = ImageDraw.Draw(canvas)
     draw.text((6, 4), "input", fill=255, font=_font(size))
     draw.text((w + gap + 6, 4), f"rotated {provenance.angle_text}", fill=255, font=_font(size))

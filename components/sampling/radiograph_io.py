@@ -12,6 +12,7 @@ import pydicom
 from pydicom.pixels import apply_modality_lut, apply_voi_lut
 
 from components.atomic_write import atomic_path
+from components.pixels import quantise
 from components.sampling.requests import BadRequest, check_size, image_size_from_header
 
 
@@ -87,11 +88,7 @@ def _checked(array: np.ndarray, bit_depth: int, where: str, dicom=None) -> Radio
 
 def encode_image(image01: np.ndarray, bit_depth: int = 8, extension: str = ".png") -> bytes:
     """[0, 1] → PNG/JPEG/TIFF bytes in the input's bit depth (16-bit where the format holds it)."""
-    image01 = np.clip(image01, 0.0, 1.0)
-    if bit_depth == 16 and extension.lower() in (".png", ".tif", ".tiff"):
-        pixels = np.rint(image01 * 65535).astype(np.uint16)
-    else:
-        pixels = np.rint(image01 * 255).astype(np.uint8)
+    pixels = quantise(image01, 16 if bit_depth == 16 and extension.lower() in (".png", ".tif", ".tiff") else 8)
     return iio.imwrite("<bytes>", pixels, extension=extension.lower())
 
 

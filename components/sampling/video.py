@@ -13,6 +13,7 @@ import imageio.v2 as imageio
 import numpy as np
 
 from components.atomic_write import atomic_path
+from components.pixels import quantise
 
 
 def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: int = 30, on_frame=None) -> int:
@@ -30,7 +31,7 @@ def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: int = 30, o
             writer = imageio.get_writer(tmp, format="GIF", mode="I", duration=1000 / fps, loop=0)
         with writer:
             for frame in frames:
-                pixels = np.rint(np.clip(frame, 0, 1) * 255).astype(np.uint8)
+                pixels = quantise(frame)
                 writer.append_data(even_sized(pixels) if suffix == ".mp4" else pixels)
                 count += 1
                 if on_frame:

@@ -96,8 +96,7 @@ def train_cyclegan(params: Params, project_root: Path) -> dict:
         run_id = run.info.run_id
     with atomic_path(out) as tmp:
         tmp.mkdir(parents=True)
-        save_generators(module.g_ab, module.g_ba, tmp)
-        (tmp / "config.json").write_text(json.dumps({**config.to_dict(), "mlflow_run_id": run_id}, indent=2) + "\n")
+        save_generators(module.g_ab, module.g_ba, tmp, {**config.to_dict(), "mlflow_run_id": run_id})
         (tmp / "content.json").write_text(json.dumps(content, indent=2) + "\n")
     print("content preservation (edge SSIM, bone Dice): " + "; ".join(
         f"{n} {d['edge_ssim']:.3f} {d['bone_dice']:.3f}" for n, d in content.items() if isinstance(d, dict)))

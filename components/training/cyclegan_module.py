@@ -18,15 +18,15 @@ from components.models.cyclegan import ImagePool, ResnetGenerator, patch_discrim
 
 @dataclass(frozen=True)
 class CycleGANConfig:
-    filters: int = 16
-    blocks: int = 3
-    disc_filters: int = 16
-    lr: float = 3e-4
-    lr_schedule: str = "constant"  # constant | linear_decay
-    lambda_cycle: float = 10.0
-    lambda_identity: float = 0.5
-    pool_size: int = 50
-    max_steps: int = 200
+    filters: int
+    blocks: int
+    disc_filters: int
+    lr: float
+    lr_schedule: str  # constant | linear_decay
+    lambda_cycle: float
+    lambda_identity: float
+    pool_size: int
+    max_steps: int
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -24,14 +24,14 @@ from components.models.unet import UNetConfig, build_unet
 
 @dataclass(frozen=True)
 class TrainConfig:
-    lr: float = 1e-4
-    weight_decay: float = 0.0
-    ema_decay: float = 0.9999
-    guidance_drop_prob: float = 0.1
-    vlb_weight: float = 1e-3
-    timesteps: int = 1000
-    lr_schedule: str = "constant"  # constant (report) | cosine: warm-up, then cosine decay to 0 at the last step
-    warmup_steps: int = 0
+    lr: float
+    weight_decay: float
+    ema_decay: float
+    guidance_drop_prob: float
+    vlb_weight: float
+    timesteps: int
+    lr_schedule: str  # constant (report) | cosine: warm-up, then cosine decay to 0 at the last step
+    warmup_steps: int
 
     def to_dict(self) -> dict:
         return asdict(self)

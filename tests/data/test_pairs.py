@@ -5,8 +5,8 @@ import pandas as pd
 import torch
 
 from components.data.pairs import DRRPairs, expected_pairs_per_ct, valid_pairs
-from components.drr.geometry import Geometry
-from components.drr.render import DRRConfig, render_ct_shard
+from components.drr.render import render_ct_shard
+from tests.conftest import drr_config
 
 
 def test_valid_pairs_are_within_15_degrees_both_directions():
@@ -26,7 +26,7 @@ def test_paper_scale_pair_count_is_documented():
 
 def test_dataset_yields_source_target_and_scaled_angles(tmp_path, tiny_pool):
     manifest = pd.read_csv(tiny_pool / "manifest.csv").head(2)
-    config = DRRConfig(drrs_per_ct=5, volume_spacing_mm=4.0, geometry=Geometry(pixels=16))
+    config = drr_config(drrs_per_ct=5, volume_spacing_mm=4.0, geometry={"pixels": 16})
     for _, row in manifest.iterrows():
         render_ct_shard(tiny_pool / row["path"], row["ct_id"], tmp_path, config)
     pairs = DRRPairs(tmp_path, list(manifest["ct_id"]))

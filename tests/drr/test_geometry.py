@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from components.drr.geometry import Geometry, project_point, rotation_matrix
-from components.drr.projector import DensityVolume, Physics, TorchProjector
+from components.drr.geometry import project_point, rotation_matrix
+from components.drr.projector import DensityVolume, TorchProjector
+from tests.conftest import geometry, physics
 
 SPACING = 2.0
 SHAPE = (90, 100, 110)  # z, y, x
@@ -17,8 +18,8 @@ def bead_projector(bead_index_zyx, pixels=64):
     k, j, i = bead_index_zyx
     hu[k - 1:k + 2, j - 1:j + 2, i - 1:i + 2] = 1500.0
     volume = DensityVolume.from_hu(hu, SPACING, ORIGIN)
-    physics = Physics(scatter_fraction=0.0, photons_per_mm2=0.0)
-    return TorchProjector(volume, Geometry(pixels=pixels, detector_mm=300.0), physics), volume
+    no_extras = physics(scatter_fraction=0.0, photons_per_mm2=0.0)
+    return TorchProjector(volume, geometry(pixels=pixels, detector_mm=300.0), no_extras), volume
 
 
 def centroid(image: torch.Tensor) -> np.ndarray:
@@ -53,7 +54,7 @@ def test_rotation_order_is_x_then_y_then_z():
 
 
 def test_magnification_of_the_isocentre_plane():
-    g = Geometry(source_to_detector_mm=1200, source_to_isocentre_mm=950, pixels=100, detector_mm=400)
+    g = geometry(source_to_detector_mm=1200, source_to_isocentre_mm=950, pixels=100, detector_mm=400)
     iso = np.zeros(3)
     # 40 mm to the left at the isocentre spans 40 · 1200/950 mm on the detector.
     row, col = project_point(g, iso, [40.0, 0, 0], [0, 0, 0])

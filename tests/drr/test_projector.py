@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 import torch
 
-from components.drr.geometry import Geometry
 from components.drr.physics import densities, detector_weights, tube_spectrum
-from components.drr.projector import DensityVolume, Physics, TorchProjector
+from components.drr.projector import DensityVolume, TorchProjector
+from tests.conftest import geometry, physics
 
-NO_EXTRAS = Physics(scatter_fraction=0.0, photons_per_mm2=0.0)
+NO_EXTRAS = physics(scatter_fraction=0.0, photons_per_mm2=0.0)
 
 
 def slab(hu_value, thickness_vox=50, spacing=2.0):
@@ -18,7 +18,7 @@ def slab(hu_value, thickness_vox=50, spacing=2.0):
 
 
 def centre_value(volume, physics=NO_EXTRAS):
-    projector = TorchProjector(volume, Geometry(pixels=16, detector_mm=60), physics)
+    projector = TorchProjector(volume, geometry(pixels=16, detector_mm=60), physics)
     return float(projector.render(np.zeros((1, 3)))[0, 7:9, 7:9].mean()), projector
 
 
@@ -59,21 +59,21 @@ def test_metal_channel_only_when_there_is_metal():
 
 def test_noise_is_seeded_and_scatter_lifts_the_shadow():
     volume = slab(1350.0)
-    noisy = Physics(scatter_fraction=0.0, photons_per_mm2=1000.0)
+    noisy = physics(scatter_fraction=0.0, photons_per_mm2=1000.0)
     a, _ = centre_value(volume, noisy)
-    projector = TorchProjector(volume, Geometry(pixels=16, detector_mm=60), noisy)
+    projector = TorchProjector(volume, geometry(pixels=16, detector_mm=60), noisy)
     one = projector.render(np.zeros((1, 3)), generator=torch.Generator().manual_seed(3))
     two = projector.render(np.zeros((1, 3)), generator=torch.Generator().manual_seed(3))
     assert torch.equal(one, two)
     clean, _ = centre_value(volume)
-    scattered, _ = centre_value(volume, Physics(scatter_fraction=0.3, photons_per_mm2=0.0))
+    scattered, _ = centre_value(volume, physics(scatter_fraction=0.3, photons_per_mm2=0.0))
     assert scattered < clean  # scatter adds signal behind the slab: less apparent attenuation
 
 
 def test_batched_poses_equal_one_at_a_time():
     rng = np.random.default_rng(0)
     hu = rng.uniform(-200, 1500, (30, 30, 30)).astype(np.float32)
-    projector = TorchProjector(DensityVolume.from_hu(hu, 3.0, (-43.5, -43.5, -43.5)), Geometry(pixels=24),
+    projector = TorchProjector(DensityVolume.from_hu(hu, 3.0, (-43.5, -43.5, -43.5)), geometry(pixels=24),
                                NO_EXTRAS)
     poses = np.array([[0, 0, 0], [5, -3, 10], [-15, 15, -15]], float)
     together = projector.render(poses)
@@ -107,8 +107,8 @@ def test_cancellous_bone_attenuates_partly_as_bone():
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU; none present")
 def test_cuda_matches_cpu():
     hu = np.random.default_rng(2).uniform(-200, 1500, (30, 30, 30)).astype(np.float32)
-    cpu = TorchProjector(DensityVolume.from_hu(hu, 3.0, (0, 0, 0)), Geometry(pixels=32), NO_EXTRAS)
-    gpu = TorchProjector(DensityVolume.from_hu(hu, 3.0, (0, 0, 0), device="cuda"), Geometry(pixels=32), NO_EXTRAS)
+    cpu = TorchProjector(DensityVolume.from_hu(hu, 3.0, (0, 0, 0)), geometry(pixels=32), NO_EXTRAS)
+    gpu = TorchProjector(DensityVolume.from_hu(hu, 3.0, (0, 0, 0), device="cuda"), geometry(pixels=32), NO_EXTRAS)
     poses = np.array([[0, 0, 0], [10, -5, 3]], float)
     assert torch.allclose(cpu.render(poses), gpu.render(poses).cpu(), atol=1e-4)
 

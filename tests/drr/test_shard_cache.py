@@ -8,11 +8,11 @@ import pytest
 import SimpleITK as sitk
 
 import components.fingerprint as fingerprint
-from components.drr.geometry import Geometry
-from components.drr.render import DRRConfig, render_ct_shard
+from components.drr.render import render_ct_shard
 from components.drr.shards import Shard, ShardCorrupt
+from tests.conftest import drr_config
 
-CONFIG = DRRConfig(drrs_per_ct=3, volume_spacing_mm=4.0, geometry=Geometry(pixels=16, detector_mm=380))
+CONFIG = drr_config(drrs_per_ct=3, volume_spacing_mm=4.0, geometry={"pixels": 16, "detector_mm": 380})
 
 
 def render_all(pool, out):

@@ -5,6 +5,7 @@ import pytest
 
 from components.drr.render import DRRConfig, render_ct_shard
 from components.drr.shards import SCALE, Shard, shard_key, write_shard
+from tests.conftest import drr_config
 
 
 def test_round_trip_and_recorded_scaling(tmp_path):
@@ -34,9 +35,8 @@ def one_ct(tiny_pool):
 
 
 def small_config(**changes) -> DRRConfig:
-    from components.drr.geometry import Geometry
 
-    return DRRConfig(drrs_per_ct=5, volume_spacing_mm=4.0, geometry=Geometry(pixels=16), **changes)
+    return drr_config(drrs_per_ct=5, volume_spacing_mm=4.0, geometry={"pixels": 16}, **changes)
 
 
 def test_render_skips_current_and_redoes_changed(tmp_path, one_ct):

@@ -8,7 +8,8 @@ import pytest
 
 from components.evaluation.baselines import affine_warp, identity
 from components.evaluation.metrics import angle_bin, image_metrics
-from components.evaluation.protocol import Protocol, summarise
+from components.evaluation.protocol import summarise
+from tests.conftest import protocol
 
 
 def test_metrics_by_hand():
@@ -39,7 +40,7 @@ def test_summary_groups_by_domain_method_bin():
         {"domain": "drr", "method": "identity", "bin": "5-10", "patient_id": "a", "mae": 0.5, "psnr": 6.0, "ssim": 0.5},
         {"domain": "drr", "method": "identity", "bin": "0-5", "patient_id": "a", "mae": 0.1, "psnr": 20.0, "ssim": 0.9},
         {"domain": "drr", "method": "identity", "bin": "0-5", "patient_id": "b", "mae": 0.3, "psnr": 10.0, "ssim": 0.7}])
-    s = summarise(rows, Protocol(bootstrap=100))["drr"]["identity"]
+    s = summarise(rows, protocol(bootstrap=100))["drr"]["identity"]
     assert list(s) == ["0-5", "5-10", "all"]
     assert s["0-5"]["mae"] == pytest.approx(0.2) and s["0-5"]["n"] == 2
     assert s["all"]["mae"] == pytest.approx(0.3) and s["all"]["n"] == 3

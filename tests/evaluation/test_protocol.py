@@ -3,7 +3,8 @@
 import numpy as np
 import pandas as pd
 
-from components.evaluation.protocol import Protocol, paired_differences, sample_pairs, summarise
+from components.evaluation.protocol import paired_differences, sample_pairs, summarise
+from tests.conftest import protocol
 
 
 def poses(rng, n=21):
@@ -35,9 +36,9 @@ def test_paired_difference_excludes_zero_for_a_consistent_gain():
     a, b = rows("model", 0.0, rng), rows("identity", 0.0, np.random.default_rng(0))
     a["rotation_error_deg"] -= 1.0 + np.random.default_rng(5).normal(0, 0.1, len(a))  # 1° better on each pair
     table = pd.concat([a, b])
-    diff = paired_differences(table, "model", "identity", Protocol(bootstrap=500))["drr"]["all"]
+    diff = paired_differences(table, "model", "identity", protocol(bootstrap=500))["drr"]["all"]
     assert diff["rotation_error_deg_hi"] < 0 and abs(diff["rotation_error_deg"] + 1.0) < 0.1
-    summary = summarise(table, Protocol(bootstrap=500))
+    summary = summarise(table, protocol(bootstrap=500))
     cell = summary["drr"]["model"]["5-10"]
     assert cell["n"] == 40 and cell["patients"] == 4
     assert cell["rotation_error_deg_lo"] <= cell["rotation_error_deg"] <= cell["rotation_error_deg_hi"]

@@ -4,14 +4,12 @@ import numpy as np
 import pytest
 import torch
 
-from components.drr.display import Display
-from components.drr.geometry import Geometry
-from components.drr.projector import DensityVolume, Physics, TorchProjector
-from components.drr.render import DRRConfig, render_views
-from components.evaluation.registration import PoseDictionary, RegistrationConfig, parabola_offset, rotation_error
+from components.drr.projector import DensityVolume, TorchProjector
+from components.drr.render import render_views
+from components.evaluation.registration import PoseDictionary, parabola_offset, rotation_error
+from tests.conftest import drr_config, protocol
 
-DRR = DRRConfig(geometry=Geometry(pixels=32, detector_mm=380), physics=Physics(photons_per_mm2=0.0),
-                display=Display(equalisation=0.6))
+DRR = drr_config(geometry={"pixels": 32, "detector_mm": 380}, physics={"photons_per_mm2": 0.0})
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +25,7 @@ def volume():
 
 
 def test_recovers_the_pose_of_drrs_within_a_degree(volume):
-    dictionary = PoseDictionary(volume, DRR, RegistrationConfig(pixels=32, step_deg=3.0, limit_deg=15.0))
+    dictionary = PoseDictionary(volume, DRR, protocol(registration={"pixels": 32, "step_deg": 3.0, "limit_deg": 15.0}).registration)
     poses = np.array([[0, 0, 0], [7, -4, 2], [-11, 9, 5], [4, 13, -9]], float)
     images, _, _ = render_views(TorchProjector(volume, DRR.geometry, DRR.physics), poses, DRR, torch.Generator())
     error = rotation_error(dictionary.recover(images), poses)
@@ -35,7 +33,7 @@ def test_recovers_the_pose_of_drrs_within_a_degree(volume):
 
 
 def test_an_unrotated_view_reads_as_the_source_pose(volume):
-    dictionary = PoseDictionary(volume, DRR, RegistrationConfig(pixels=32, step_deg=3.0, limit_deg=15.0))
+    dictionary = PoseDictionary(volume, DRR, protocol(registration={"pixels": 32, "step_deg": 3.0, "limit_deg": 15.0}).registration)
     source = np.array([[5, -5, 10]], float)
     image, _, _ = render_views(TorchProjector(volume, DRR.geometry, DRR.physics), source, DRR, torch.Generator())
     requested = source + np.array([[0, 0, -12]])

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
-from components.drr.render import DRRConfig, load_volume
+from components.drr.render import load_volume
 from components.registry.export import WEIGHTS, load_model
-from tests.conftest import export_tiny_model, tiny_ct
+from tests.conftest import drr_config, export_tiny_model, tiny_ct
 
 
 @pytest.fixture
@@ -41,7 +41,7 @@ def test_a_damaged_pool_volume_is_refused_not_zero_filled(tmp_path, damage):
     image.SetSpacing((4.0, 4.0, 4.0))
     path = tmp_path / "CT1.nii.gz"
     sitk.WriteImage(image, str(path), useCompression=True)
-    config = DRRConfig(volume_spacing_mm=4.0)
+    config = drr_config(volume_spacing_mm=4.0)
     load_volume(path, config)  # intact: loads
     data = bytearray(path.read_bytes())
     if damage == "truncate":

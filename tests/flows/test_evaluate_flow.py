@@ -13,9 +13,9 @@ import torch
 import yaml
 
 from components.models.unet import UNetConfig, build_unet
-from components.registry.export import InferenceDefaults, export_model
+from components.registry.export import export_model
 from flows import cyclegan, drrs, evaluate, folds, pose_regressor, promote, xray_domain
-from tests.conftest import TINY_UNET, make_tiny_pool, make_tiny_run, register_tiny_model
+from tests.conftest import TINY_UNET, inference, make_tiny_pool, make_tiny_run, register_tiny_model
 
 pytestmark = pytest.mark.slow
 
@@ -39,7 +39,7 @@ def prepare(tmp_path: Path, tiny_run) -> tuple[Path, dict, str]:
     torch.manual_seed(0)
     config = UNetConfig.from_params({**TINY_UNET, "image_size": 32})
     for folder in ("radrotator", "no_rhs/radrotator"):
-        export_model(build_unet(config), config, tmp_path / "models" / folder, {}, InferenceDefaults(steps=2))
+        export_model(build_unet(config), config, tmp_path / "models" / folder, {}, inference(steps=2))
     drrs.run(str(params_path))
     folds.run(str(params_path))
     xray_domain.run(str(params_path))

@@ -9,6 +9,7 @@ from torch.utils.data import DataLoader
 from components.evaluation.content import bone_mask, content_preservation, dice
 from components.models.cyclegan import ImagePool, ResnetGenerator, load_generators, patch_discriminator, save_generators
 from components.training.cyclegan_module import CycleGANModule
+from tests.conftest import cyclegan_config
 
 
 def test_generator_keeps_shape_and_range():
@@ -49,7 +50,7 @@ def batches(n=8):
 
 def test_a_few_steps_lower_the_cycle_loss_and_generators_round_trip(tmp_path):
     torch.manual_seed(0)
-    module = CycleGANModule({"filters": 8, "blocks": 1, "disc_filters": 8, "max_steps": 40, "lr": 2e-3})
+    module = CycleGANModule(cyclegan_config(filters=8, blocks=1, disc_filters=8, max_steps=40, lr=2e-3))
     data = batches()
 
     def cycle():
@@ -61,18 +62,15 @@ def test_a_few_steps_lower_the_cycle_loss_and_generators_round_trip(tmp_path):
     L.Trainer(max_steps=40, accelerator="cpu", logger=False, enable_progress_bar=False, enable_checkpointing=False,
               enable_model_summary=False).fit(module, DataLoader(data, batch_size=4))
     assert cycle() < before
-    import json
-
-    (tmp_path / "config.json").write_text(json.dumps(module.config.to_dict()))
-    save_generators(module.g_ab, module.g_ba, tmp_path)
+    save_generators(module.g_ab, module.g_ba, tmp_path, module.config.to_dict())
     ab, ba = load_generators(tmp_path)
     x = torch.rand(1, 1, 16, 16)
     assert torch.allclose(ab(x), module.g_ab.eval()(x), atol=1e-6)
 
 
 def test_linear_decay_reaches_zero():
-    module = CycleGANModule({"filters": 8, "blocks": 1, "disc_filters": 8, "max_steps": 10,
-                             "lr_schedule": "linear_decay", "lr": 2e-4})
+    module = CycleGANModule(cyclegan_config(filters=8, blocks=1, disc_filters=8, max_steps=10,
+                                            lr_schedule="linear_decay", lr=2e-4))
     (opt_g, _), (sched_g, _) = module.configure_optimizers()
     rates = []
     for _ in range(10):
@@ -81,4 +79,4 @@ def test_linear_decay_reaches_zero():
         sched_g.step()
     assert rates[:5] == [2e-4] * 5 and rates[-1] < rates[5] and opt_g.param_groups[0]["lr"] == 0
     with pytest.raises(ValueError, match="linear_decay"):
-        CycleGANModule({"lr_schedule": "cosine"}).configure_optimizers()
+        CycleGANModule(cyclegan_config(lr_schedule="cosine")).configure_optimizers()

@@ -7,6 +7,7 @@ import torch
 
 from components.models.domain_guard import InputGuard, calibrate, describe, model_inputs
 from components.models.pose_regressor import build_regressor, save_regressor
+from tests.conftest import inference
 
 SIZE = 32
 
@@ -64,7 +65,7 @@ def test_a_model_folder_carries_its_guard_and_refuses_a_tampered_one(tmp_path, g
     from tests.conftest import TINY_UNET
 
     config = UNetConfig.from_params({**TINY_UNET, "image_size": SIZE})
-    folder = export_model(build_unet(config), config, tmp_path / "g", {}, guard=guard_folder)
+    folder = export_model(build_unet(config), config, tmp_path / "g", {}, inference(), guard=guard_folder)
     rotator = Rotator.from_folder(folder)
     rng = np.random.default_rng(3)
     assert rotator.domain_score(pelvis_like(rng, 1)[0]) <= 1.5 < rotator.domain_score(chest_like(rng, 1)[0])

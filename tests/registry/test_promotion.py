@@ -11,8 +11,7 @@ import torch
 import yaml
 
 from components.config import load_config
-from components.drr.geometry import Geometry
-from components.drr.render import DRRConfig, render_ct_shard
+from components.drr.render import render_ct_shard
 from components.evaluation.evaluate import EvaluationInputs, evaluation_test_set
 from components.evaluation.protocol import Protocol, evaluation_record, summarise
 from components.models.unet import UNetConfig, build_unet
@@ -20,7 +19,7 @@ from components.registry.comparison import RecordMismatch
 from components.registry.export import export_model, model_sha256
 from components.registry.promotion import Rule, decide
 from flows import promote
-from tests.conftest import PROJECT_ROOT, TINY_UNET, register_tiny_model
+from tests.conftest import PROJECT_ROOT, TINY_UNET, drr_config, inference, register_tiny_model
 
 RULE = Rule(primary="radiograph_style.rotation_error_deg", guards=("drr.ssim",))
 
@@ -77,7 +76,7 @@ def gate(tmp_path, monkeypatch, tiny_pool):
     manifest = pd.read_csv(tiny_pool / "manifest.csv")
     folds = manifest[["ct_id", "patient_id"]].assign(fold=[1, 2, 3, 4, 5, 6, 7, 7], role="train")
     folds.to_csv(tmp_path / "folds" / "folds.csv", index=False)
-    config = DRRConfig(drrs_per_ct=9, volume_spacing_mm=4.0, geometry=Geometry(pixels=16, detector_mm=380))
+    config = drr_config(drrs_per_ct=9, volume_spacing_mm=4.0, geometry={"pixels": 16, "detector_mm": 380})
     for _, row in manifest.tail(2).iterrows():  # the test CTs: rendered; their radiograph style: a copy
         shard = render_ct_shard(tiny_pool / row["path"], row["ct_id"], tmp_path / "drrs", config).path
         shutil.copy(shard, tmp_path / "xray" / shard.name)
@@ -166,7 +165,7 @@ def test_promote_refuses_what_it_cannot_judge(prefect_server, gate):
     assert submit(0)["decision"] == "promoted"
     torch.manual_seed(5)  # weights the registry never saw (train.register: false), evaluated all the same
     config = UNetConfig.from_params({**TINY_UNET, "image_size": 16})
-    export_model(build_unet(config), config, tmp_path / "models" / "radrotator", {})
+    export_model(build_unet(config), config, tmp_path / "models" / "radrotator", {}, inference())
     params = load_config(tmp_path / "params.yaml")
     protocol = Protocol.from_params(params.evaluate)
     record = evaluation_record(evaluation_test_set(EvaluationInputs.from_params(params), protocol), protocol,

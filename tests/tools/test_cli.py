@@ -10,7 +10,7 @@ import pytest
 
 from components.models.unet import UNetConfig, build_unet
 from components.registry.export import export_model, load_model
-from tests.conftest import export_tiny_model
+from tests.conftest import export_tiny_model, inference
 from tests.sampling.test_radiograph_io import gradient, write_dicom
 
 
@@ -60,13 +60,12 @@ def test_video_writes_a_playable_mp4_with_the_frame_count(model_dir, tmp_path):
 
 
 def test_model_folder_restores_its_inference_defaults(tmp_path):
-    from components.registry.export import InferenceDefaults
     from components.sampling.rotate import Rotator
 
     config = UNetConfig(image_size=16, channels=(8, 16), attention_levels=(False, True), num_head_channels=8,
                         norm_num_groups=8)
     folder = export_model(build_unet(config), config, tmp_path / "m", {},
-                          InferenceDefaults(sampler="unipc", steps=3, guidance=2.5))
+                          inference(sampler="unipc", steps=3, guidance=2.5))
     rotator = Rotator.from_folder(folder)
     assert (rotator.size, rotator.sampler, rotator.steps, rotator.guidance) == (16, "unipc", 3, 2.5)
     assert rotator.config["scheduler"]["beta_schedule"] == "squaredcos_cap_v2"
@@ -81,7 +80,7 @@ def test_a_model_folder_from_before_the_samplers_samples_with_ddim(tmp_path):
 
     config = UNetConfig(image_size=16, channels=(8, 16), attention_levels=(False, True), num_head_channels=8,
                         norm_num_groups=8)
-    folder = export_model(build_unet(config), config, tmp_path / "m", {})
+    folder = export_model(build_unet(config), config, tmp_path / "m", {}, inference())
     written = json.loads((folder / "config.json").read_text())
     written["inference"] = {"steps": 25, "guidance": 4.0}
     written["scheduler"] = {"schedule": "cosine_zero_snr", "prediction_type": "v_prediction", "num_train_timesteps": 1000}

@@ -19,7 +19,7 @@ import torch
 from components.data.datamodule import PairDataModule
 from components.training.module import RadRotatorModule
 from components.training.trainer import LAST, checkpoints, fit, make_trainer
-from tests.conftest import TINY_UNET
+from tests.conftest import TINY_UNET, optim
 
 
 class KillAt(L.Callback):
@@ -44,7 +44,7 @@ def main(argv=None) -> int:
     L.seed_everything(0, workers=True)
     data = PairDataModule(os.environ["SHARDS"], os.environ["FOLDS"], [1, 2, 3], [4], batch_size=2, histogram="match",
                           seed=0, max_val_pairs=4)
-    module = RadRotatorModule(dict(TINY_UNET), {"lr": 1e-3, "ema_decay": 0.9})
+    module = RadRotatorModule(dict(TINY_UNET), optim(lr=1e-3, ema_decay=0.9))
     callbacks = checkpoints(folder / "checkpoints", args.steps // 2) + ([KillAt(args.kill_at, args.signal)] if args.kill_at else [])
     trainer = make_trainer(args.steps, callbacks=callbacks, accelerator="cpu", gradient_clip=1.0, progress_bar=False,
                            limit_val_batches=1, log_every_n_steps=1, val_check_interval=args.steps // 2,

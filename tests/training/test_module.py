@@ -6,6 +6,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from components.training.module import RadRotatorModule
+from tests.conftest import optim
 
 UNET = dict(image_size=16, channels=[8, 16], attention_levels=[False, True], num_res_blocks=1,
             num_head_channels=8, norm_num_groups=8)
@@ -26,9 +27,9 @@ class SamePair(Dataset):
         return self.item
 
 
-def module(**optim):
+def module(**changes):
     torch.manual_seed(0)
-    return RadRotatorModule(UNET, {"lr": 1e-3, "ema_decay": 0.9, **optim})
+    return RadRotatorModule(UNET, optim(**{"lr": 1e-3, "ema_decay": 0.9, **changes}))
 
 
 def trainer(steps, tmp_path, **kw):

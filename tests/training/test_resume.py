@@ -9,16 +9,15 @@ import pandas as pd
 import pytest
 import torch
 
-from components.drr.geometry import Geometry
-from components.drr.render import DRRConfig, render_ct_shard
-from tests.conftest import PROJECT_ROOT
+from components.drr.render import render_ct_shard
+from tests.conftest import PROJECT_ROOT, drr_config
 
 
 @pytest.fixture
 def shards(tmp_path, tiny_pool):
     """Shards of the tiny pool (varied CTs, 9 DRRs each) and a folds.csv: folds 1-3 train, 4 val."""
     manifest = pd.read_csv(tiny_pool / "manifest.csv")
-    config = DRRConfig(drrs_per_ct=9, volume_spacing_mm=4.0, geometry=Geometry(pixels=16, detector_mm=380))
+    config = drr_config(drrs_per_ct=9, volume_spacing_mm=4.0, geometry={"pixels": 16, "detector_mm": 380})
     out = tmp_path / "drrs"
     for _, row in manifest.iterrows():
         render_ct_shard(tiny_pool / row["path"], row["ct_id"], out, config)
