@@ -38,11 +38,11 @@ from components.evaluation.evaluate import EvaluationInputs, evaluation_test_set
 from components.evaluation.metrics import image_metrics
 from components.evaluation.protocol import Protocol, TestSet, build_dictionaries, recovered_poses
 from components.evaluation.registration import rotation_error
+from components.models.unet import unet_params
 from components.registry.export import InferenceDefaults, export_model
 from components.sampling.rotate import Rotator
 from components.training.module import RadRotatorModule
 from components.training.sweep import set_dotted
-from components.training.train import unet_params
 from components.training.trainer import rotator_trainer
 
 VARIANTS = {  # name → overrides of params.yaml `train` (dotted keys)

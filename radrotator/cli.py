@@ -203,12 +203,8 @@ def _progress():
 
 
 def _provenance(args, rotator, loaded, triple, image_path, score):
-    from components.sampling.labels import Provenance
-
-    return Provenance(tuple(float(a) for a in triple), loaded, rotator.config.get("weights_sha256", ""),
-                      args.sampler or rotator.sampler, args.steps or rotator.steps,
-                      rotator.guidance if args.guidance is None else args.guidance, args.seed,
-                      Path(image_path).name, score)
+    return rotator.provenance(triple, loaded, args.seed, Path(image_path).name, score, args.sampler, args.steps,
+                              args.guidance)
 
 
 def _domain_check(rotator, pixels) -> float:

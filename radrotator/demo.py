@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from components.pixels import quantise
-from components.sampling.labels import MARK, Provenance, side_by_side, with_caption, write_labelled
+from components.sampling.labels import MARK, side_by_side, with_caption, write_labelled
 
 UNCERTAINTY_SEEDS = (0, 1, 2)
 QUEUE_SIZE = 8
@@ -136,8 +136,7 @@ def build(shelf: ModelShelf, out_dir: Path):
         except (BadRequest, ValueError, LookupError, FileNotFoundError) as err:
             raise gr.Error(str(err)) from None
         score = rotator.domain_score(upload.pixels)
-        provenance = Provenance((x, y, z), loaded, rotator.config.get("weights_sha256", ""), rotator.sampler,
-                                rotator.steps, rotator.guidance, seeds[0], upload.source, score)
+        provenance = rotator.provenance((x, y, z), loaded, seeds[0], upload.source, score)
         figure = side_by_side(upload.pixels_01(), views[0], provenance)
         out = write_labelled(out_dir / f"rotated_x{x:+g}_y{y:+g}_z{z:+g}.png", views[0], upload.bit_depth, provenance)
         return (quantise(figure), str(out), spread_map(views) if uncertainty else None,

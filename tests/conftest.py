@@ -19,68 +19,11 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import SimpleITK as sitk  # noqa: E402
 
-from components.config import load_config  # noqa: E402
 from components.ct.eligibility import Eligibility  # noqa: E402
+from tests.params import CPU, eligibility, inference  # noqa: E402, F401 (fixtures and tests use them)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SALT = "test-salt-0123456789abcdef"
-CPU = load_config(PROJECT_ROOT / "params.yaml")  # the CPU profile: what a test varies, it names
-
-
-def drr_config(geometry: dict | None = None, physics: dict | None = None, display: dict | None = None,
-               **changes):
-    """params.yaml's DRR configuration with the changes a test names (nested ones as dicts)."""
-    from dataclasses import replace
-
-    from components.drr.render import DRRConfig
-
-    base = DRRConfig.from_params(CPU.drrs)
-    return replace(base, geometry=replace(base.geometry, **(geometry or {})),
-                   physics=replace(base.physics, **(physics or {})),
-                   display=replace(base.display, **(display or {})), **changes)
-
-
-def geometry(**changes):
-    return drr_config(geometry=changes).geometry
-
-
-def physics(**changes):
-    return drr_config(physics=changes).physics
-
-
-def display(**changes):
-    return drr_config(display=changes).display
-
-
-def protocol(registration: dict | None = None, **changes):
-    from dataclasses import replace
-
-    from components.evaluation.protocol import Protocol
-
-    base = Protocol.from_params(CPU.evaluate)
-    return replace(base, registration=replace(base.registration, **(registration or {})), **changes)
-
-
-def inference(**changes):
-    from components.registry.export import InferenceDefaults
-
-    return InferenceDefaults(**{**CPU.train.inference.to_dict(), **changes})
-
-
-def optim(**changes) -> dict:
-    return {**CPU.train.optim.to_dict(), **changes}
-
-
-def cyclegan_config(**changes) -> dict:
-    from components.training.cyclegan_module import CycleGANConfig
-
-    return {**{k: getattr(CPU.cyclegan, k) for k in CycleGANConfig.__dataclass_fields__}, **changes}
-
-
-def eligibility() -> Eligibility:
-    return Eligibility.from_params(CPU.ct_pool.eligibility)
-
-
 @pytest.fixture(scope="session")
 def prefect_server():
     """One real Prefect server for the session; yields its API URL."""

@@ -16,6 +16,8 @@ import torch
 from monai.networks.nets import DiffusionModelUNet
 from torch import nn
 
+from components.config import Params, Train
+
 
 @dataclass(frozen=True)
 class UNetConfig:
@@ -67,3 +69,8 @@ def build_unet(config: UNetConfig) -> DiffusionModelUNet:
 
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
+
+
+def unet_params(params: Params, train: Train) -> dict:
+    """The U-Net of `train`, its image size the DRRs' (one fact, one home: drrs.geometry.pixels)."""
+    return {**train.unet.to_dict(), "image_size": params.drrs.geometry.pixels}

@@ -136,18 +136,15 @@ class RadRotatorPyfunc(mlflow.pyfunc.PythonModel):
             images, triples, settings = self.validate(model_input, params)
         except (BadRequest, AttributeError) as err:  # AttributeError: a column is missing
             raise Refused(str(err)) from None
-        from components.sampling.labels import Provenance
 
         with self._admitted():
             out, scores = [], []
             for image, triple in zip(images, triples):
                 view = self.rotator.rotate(image.pixels, [triple], **settings)[0]
                 scores.append(self.rotator.domain_score(image.pixels))
-                steps = settings["steps"] or self.rotator.steps
-                guidance = self.rotator.guidance if settings["guidance"] is None else settings["guidance"]
-                out.append(encode_png(view, image.bit_depth, Provenance(
-                    tuple(triple), "radrotator (MLflow pyfunc)", self.rotator.config.get("weights_sha256", ""),
-                    settings["sampler"], steps, guidance, settings["seed"], domain_score=scores[-1])))
+                out.append(encode_png(view, image.bit_depth, self.rotator.provenance(
+                    triple, "radrotator (MLflow pyfunc)", settings["seed"], domain_score=scores[-1],
+                    sampler=settings["sampler"], steps=settings["steps"], guidance=settings["guidance"])))
         return pd.DataFrame({"image": out, "domain_score": scores})
 
     @contextlib.contextmanager

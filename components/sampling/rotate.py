@@ -82,6 +82,15 @@ class Rotator:
         scheduler = make_sampler(sampler or self.sampler, self.timesteps)
         return steps or self.steps, self.guidance if guidance is None else guidance, scheduler
 
+    def provenance(self, angles, model: str, seed: int, source: str = "", domain_score: float = float("nan"),
+                   sampler: str | None = None, steps: int | None = None, guidance: float | None = None):
+        """The label of one output view: what made it, with the model's own settings where none was asked."""
+        from components.sampling.labels import Provenance
+
+        return Provenance(tuple(float(a) for a in angles), model, self.config.get("weights_sha256", ""),
+                          sampler or self.sampler, steps or self.steps, self.guidance if guidance is None else guidance,
+                          seed, source, domain_score)
+
     @classmethod
     def from_folder(cls, folder, device: str = "cpu") -> Rotator:
         from components.registry.export import inference_defaults, load_guard, load_model

@@ -32,9 +32,9 @@ from optuna_integration import PyTorchLightningPruningCallback
 from components.atomic_write import atomic_path, write_csv_atomic
 from components.config import Params, Train, validated
 from components.data.datamodule import pair_data
+from components.models.unet import unet_params
 from components.registry import tracking
 from components.training.module import RadRotatorModule
-from components.training.train import unet_params
 from components.training.trainer import rotator_trainer
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)

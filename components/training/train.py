@@ -20,17 +20,13 @@ from lightning.pytorch.loggers import MLFlowLogger
 from components.config import Params, Train
 from components.data.datamodule import PairDataModule, pair_data
 from components.fingerprint import cache_key, file_sha256, source_fingerprint
+from components.models.unet import unet_params
 from components.registry import tracking
 from components.registry.export import InferenceDefaults, export_model, model_sha256
 from components.sampling.guided import guided_sample, initial_noise
 from components.sampling.samplers import make_sampler
 from components.training.module import RadRotatorModule
 from components.training.trainer import checkpoints, fit, resume_point, rotator_trainer, worker_rank, world_size
-
-
-def unet_params(params: Params, cfg: Train) -> dict:
-    """The U-Net of `cfg`, its image size the DRRs' (one fact, one home: drrs.geometry.pixels)."""
-    return {**cfg.unet.to_dict(), "image_size": params.drrs.geometry.pixels}
 
 
 def run_key(params: Params, cfg: Train) -> str:

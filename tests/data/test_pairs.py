@@ -6,7 +6,7 @@ import torch
 
 from components.data.pairs import DRRPairs, expected_pairs_per_ct, valid_pairs
 from components.drr.render import render_ct_shard
-from tests.conftest import drr_config
+from tests.params import drr_config
 
 
 def test_valid_pairs_are_within_15_degrees_both_directions():

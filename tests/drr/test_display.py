@@ -4,7 +4,7 @@ import numpy as np
 import torch
 
 from components.drr.display import window
-from tests.conftest import display
+from tests.params import display
 
 
 def phantom_log_image():

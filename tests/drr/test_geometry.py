@@ -6,7 +6,7 @@ import torch
 
 from components.drr.geometry import project_point, rotation_matrix
 from components.drr.projector import DensityVolume, TorchProjector
-from tests.conftest import geometry, physics
+from tests.params import geometry, physics
 
 SPACING = 2.0
 SHAPE = (90, 100, 110)  # z, y, x

@@ -6,7 +6,7 @@ import torch
 
 from components.drr.physics import densities, detector_weights, tube_spectrum
 from components.drr.projector import DensityVolume, TorchProjector
-from tests.conftest import geometry, physics
+from tests.params import geometry, physics
 
 NO_EXTRAS = physics(scatter_fraction=0.0, photons_per_mm2=0.0)
 

@@ -10,7 +10,7 @@ import SimpleITK as sitk
 import components.fingerprint as fingerprint
 from components.drr.render import render_ct_shard
 from components.drr.shards import Shard, ShardCorrupt
-from tests.conftest import drr_config
+from tests.params import drr_config
 
 CONFIG = drr_config(drrs_per_ct=3, volume_spacing_mm=4.0, geometry={"pixels": 16, "detector_mm": 380})
 

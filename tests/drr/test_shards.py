@@ -5,7 +5,7 @@ import pytest
 
 from components.drr.render import DRRConfig, render_ct_shard
 from components.drr.shards import SCALE, Shard, shard_key, write_shard
-from tests.conftest import drr_config
+from tests.params import drr_config
 
 
 def test_round_trip_and_recorded_scaling(tmp_path):

@@ -9,7 +9,7 @@ import pytest
 from components.evaluation.baselines import affine_warp, identity
 from components.evaluation.metrics import angle_bin, image_metrics
 from components.evaluation.protocol import summarise
-from tests.conftest import protocol
+from tests.params import protocol
 
 
 def test_metrics_by_hand():

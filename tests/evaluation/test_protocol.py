@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 
 from components.evaluation.protocol import paired_differences, sample_pairs, summarise
-from tests.conftest import protocol
+from tests.params import protocol
 
 
 def poses(rng, n=21):

@@ -7,7 +7,7 @@ import torch
 from components.drr.projector import DensityVolume, TorchProjector
 from components.drr.render import render_views
 from components.evaluation.registration import PoseDictionary, parabola_offset, rotation_error
-from tests.conftest import drr_config, protocol
+from tests.params import drr_config, protocol
 
 DRR = drr_config(geometry={"pixels": 32, "detector_mm": 380}, physics={"photons_per_mm2": 0.0})
 

@@ -5,7 +5,8 @@ import numpy as np
 from components.drr.display import window
 from components.drr.projector import DensityVolume, TorchProjector
 from components.evaluation.xray_style import Style, render_radiograph_style
-from tests.conftest import display, geometry, physics, tiny_ct
+from tests.conftest import tiny_ct
+from tests.params import display, geometry, physics
 
 
 def volume():

@@ -6,7 +6,8 @@ import SimpleITK as sitk
 
 from components.drr.render import load_volume
 from components.registry.export import WEIGHTS, load_model
-from tests.conftest import drr_config, export_tiny_model, tiny_ct
+from tests.conftest import export_tiny_model, tiny_ct
+from tests.params import drr_config
 
 
 @pytest.fixture

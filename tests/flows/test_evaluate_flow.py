@@ -15,7 +15,8 @@ import yaml
 from components.models.unet import UNetConfig, build_unet
 from components.registry.export import export_model
 from flows import cyclegan, drrs, evaluate, folds, pose_regressor, promote, xray_domain
-from tests.conftest import TINY_UNET, inference, make_tiny_pool, make_tiny_run, register_tiny_model
+from tests.conftest import TINY_UNET, make_tiny_pool, make_tiny_run, register_tiny_model
+from tests.params import inference
 
 pytestmark = pytest.mark.slow
 

@@ -9,7 +9,7 @@ from torch.utils.data import DataLoader
 from components.evaluation.content import bone_mask, content_preservation, dice
 from components.models.cyclegan import ImagePool, ResnetGenerator, load_generators, patch_discriminator, save_generators
 from components.training.cyclegan_module import CycleGANModule
-from tests.conftest import cyclegan_config
+from tests.params import cyclegan_config
 
 
 def test_generator_keeps_shape_and_range():

@@ -7,7 +7,7 @@ import torch
 
 from components.models.domain_guard import InputGuard, calibrate, describe, model_inputs
 from components.models.pose_regressor import build_regressor, save_regressor
-from tests.conftest import inference
+from tests.params import inference
 
 SIZE = 32
 

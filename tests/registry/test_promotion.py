@@ -19,7 +19,8 @@ from components.registry.comparison import RecordMismatch
 from components.registry.export import export_model, model_sha256
 from components.registry.promotion import Rule, decide
 from flows import promote
-from tests.conftest import PROJECT_ROOT, TINY_UNET, drr_config, inference, register_tiny_model
+from tests.conftest import PROJECT_ROOT, TINY_UNET, register_tiny_model
+from tests.params import drr_config, inference
 
 RULE = Rule(primary="radiograph_style.rotation_error_deg", guards=("drr.ssim",))
 

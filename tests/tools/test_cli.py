@@ -10,7 +10,8 @@ import pytest
 
 from components.models.unet import UNetConfig, build_unet
 from components.registry.export import export_model, load_model
-from tests.conftest import export_tiny_model, inference
+from tests.conftest import export_tiny_model
+from tests.params import inference
 from tests.sampling.test_radiograph_io import gradient, write_dicom
 
 

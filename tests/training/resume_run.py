@@ -19,7 +19,8 @@ import torch
 from components.data.datamodule import PairDataModule
 from components.training.module import RadRotatorModule
 from components.training.trainer import LAST, checkpoints, fit, make_trainer
-from tests.conftest import TINY_UNET, optim
+from tests.conftest import TINY_UNET
+from tests.params import optim
 
 
 class KillAt(L.Callback):

@@ -6,7 +6,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from components.training.module import RadRotatorModule
-from tests.conftest import optim
+from tests.params import optim
 
 UNET = dict(image_size=16, channels=[8, 16], attention_levels=[False, True], num_res_blocks=1,
             num_head_channels=8, norm_num_groups=8)

@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from components.drr.render import render_ct_shard
-from tests.conftest import PROJECT_ROOT, drr_config
+from tests.conftest import PROJECT_ROOT
+from tests.params import drr_config
 
 
 @pytest.fixture
