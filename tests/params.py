@@ -21,10 +21,9 @@ def drr_config(geometry: dict | None = None, physics: dict | None = None, displa
 
     from components.drr.render import DRRConfig
 
-    base = DRRConfig.from_params(CPU.drrs)
-    return replace(base, geometry=replace(base.geometry, **(geometry or {})),
-                   physics=replace(base.physics, **(physics or {})),
-                   display=replace(base.display, **(display or {})), **changes)
+    parts = {"geometry": _geometry(**(geometry or {})), "physics": _physics(**(physics or {})),
+             "display": _display(**(display or {}))}
+    return replace(DRRConfig.from_params(CPU.drrs), **parts, **changes)
 
 
 def geometry(**changes):
@@ -74,3 +73,6 @@ def eligibility():
     from components.ct.eligibility import Eligibility
 
     return Eligibility.from_params(CPU.ct_pool.eligibility)
+
+
+_geometry, _physics, _display = geometry, physics, display  # drr_config's arguments shadow these names
