@@ -67,14 +67,14 @@ def detector_points(geometry: Geometry, isocentre: np.ndarray) -> tuple[np.ndarr
 
 
 def project_point(geometry: Geometry, isocentre: np.ndarray, point: np.ndarray, angles_deg) -> np.ndarray:
-    """Where a volume point lands on the detector after the pose: (row, col) in pixels."""
-    rotated = isocentre + rotation_matrix(angles_deg) @ (np.asarray(point, float) - isocentre)
+    """Where volume points (..., 3) land on the detector after the pose: (..., 2) as (row, col) in pixels."""
+    rotated = isocentre + (np.asarray(point, float) - isocentre) @ rotation_matrix(angles_deg).T
     source, _ = detector_points(geometry, isocentre)
     ray = rotated - source
-    scale = geometry.source_to_detector_mm / ray[1]
-    col = ray[0] * scale / geometry.pixel_mm + (geometry.pixels - 1) / 2
-    row = -ray[2] * scale / geometry.pixel_mm + (geometry.pixels - 1) / 2
-    return np.array([row, col])
+    scale = geometry.source_to_detector_mm / ray[..., 1]
+    col = ray[..., 0] * scale / geometry.pixel_mm + (geometry.pixels - 1) / 2
+    row = -ray[..., 2] * scale / geometry.pixel_mm + (geometry.pixels - 1) / 2
+    return np.stack([row, col], -1)
 
 
 def rays(geometry: Geometry, isocentre: np.ndarray, poses_deg: np.ndarray,

@@ -12,7 +12,7 @@ promoted.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 from components.config import Promote
 from components.evaluation.protocol import LOWER_IS_BETTER
@@ -22,12 +22,14 @@ from components.evaluation.protocol import LOWER_IS_BETTER
 class Rule:
     primary: str
     guards: tuple[str, ...] = ()
+    # which way each measure improves: the rotation evaluation's unless a model family brings its own
+    lower_is_better: dict[str, bool] = field(default_factory=lambda: dict(LOWER_IS_BETTER), compare=False)
 
     def __post_init__(self) -> None:
         for key in (self.primary, *self.guards):
-            if key.rpartition(".")[2] not in LOWER_IS_BETTER:
-                raise ValueError(f"promote: {key!r} is not <domain>.<measure> with measure one of "
-                                 f"{sorted(LOWER_IS_BETTER)}")
+            if key.rpartition(".")[2] not in self.lower_is_better:
+                raise ValueError(f"promote: {key!r} is not [<domain>.]<measure> with measure one of "
+                                 f"{sorted(self.lower_is_better)}")
 
     @classmethod
     def from_params(cls, cfg: Promote) -> Rule:
@@ -54,9 +56,9 @@ def model_metrics(metrics: dict, method: str = "model") -> dict[str, float]:
             for measure, value in methods[method]["all"].items() if measure in LOWER_IS_BETTER}
 
 
-def side(key: str, lo: float, hi: float) -> str:
+def side(key: str, lo: float, hi: float, lower_is_better: dict[str, bool] = LOWER_IS_BETTER) -> str:
     """Where the interval of challenger − champion lies: 'better', 'worse' or 'undecided'."""
-    lower_better = LOWER_IS_BETTER[key.rpartition(".")[2]]
+    lower_better = lower_is_better[key.rpartition(".")[2]]
     if hi < 0:
         return "better" if lower_better else "worse"
     if lo > 0:
@@ -74,7 +76,7 @@ def decide(differences: dict[str, dict] | None, rule: Rule) -> Decision:
         if key not in differences:
             raise KeyError(f"no paired difference for {key!r} (have {sorted(differences)})")
         d = differences[key]
-        where = side(key, d["lo"], d["hi"])
+        where = side(key, d["lo"], d["hi"], rule.lower_is_better)
         passed = where == "better" if role == "primary" else where != "worse"
         checks.append({"metric": key, "role": role, "difference": d["mean"], "lo": d["lo"], "hi": d["hi"],
                        "side": where, "passed": passed})

@@ -31,7 +31,9 @@ def check_sampler(name: str) -> str:
     return name
 
 
-def make_sampler(name: str, timesteps: int = 1000):
-    """A fresh scheduler: multistep solvers keep the previous steps' outputs, so every sampling run gets its own."""
+def make_sampler(name: str, timesteps: int = 1000, prediction_type: str = "v_prediction"):
+    """A fresh scheduler: multistep solvers keep the previous steps' outputs, so every sampling run gets its own.
+    `prediction_type`: what the network predicts (the rotation model: v; the CT model: the clean volume, `sample`)."""
     cls, options = SAMPLERS[check_sampler(name)]
-    return cls(**noise_schedule(timesteps), timestep_spacing="trailing", **options)
+    return cls(**{**noise_schedule(timesteps), "prediction_type": prediction_type}, timestep_spacing="trailing",
+               **options)
