@@ -284,6 +284,51 @@ class Sweep(Section):
     space: dict[str, Range | list[Any]]
 
 
+# --- CT from two radiographs ------------------------------------------------------------------------
+class Grid(Section):
+    voxels: int
+    spacing_mm: Number
+
+
+class Biplanar(Section):
+    out: str
+    seed: int
+    poses_per_ct: int
+    max_rotation_deg: tuple[Number, Number, Number]
+    grid: Grid
+
+
+class X2ctSampling(Section):
+    sampler: Literal["ddim", "dpmsolver++", "unipc"]
+    steps: int
+
+
+class X2ct(Section):
+    out: str
+    experiment: str
+    seed: int
+    max_steps: int
+    batch_size: int
+    lr: Number
+    ema_decay: Number
+    timesteps: int
+    projection_weight: Number
+    unet: UNet
+    inference: X2ctSampling
+
+
+class X2ctEvaluate(Section):
+    out: str
+    report: str
+    seed: int
+    bone_hu: Number
+    bootstrap: int
+    confidence: Number
+    examples: int
+    primary: str
+    guards: tuple[str, ...]
+
+
 class Params(Section):
     profile: str
     synthetic: Synthetic
@@ -299,6 +344,9 @@ class Params(Section):
     promote: Promote
     schedule: Schedule
     sweep: Sweep
+    biplanar: Biplanar
+    x2ct: X2ct
+    x2ct_evaluate: X2ctEvaluate
 
     def train_section(self, section: str | None = None) -> Train:
         """`train`, overridden by the section named (an ablation such as `train_no_rhs`)."""

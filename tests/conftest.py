@@ -165,6 +165,20 @@ def export_tiny_model(folder: Path, seed: int = 0, image_size: int = 16, extra: 
     return export_model(build_unet(config), config, folder, extra or {}, inference())
 
 
+def export_tiny_x2ct(folder: Path, voxels: int = 16, pixels: int = 32) -> Path:
+    """An (untrained) tiny CT-from-two-radiographs diffusion model folder: 16³ grid, two sampler steps."""
+    from components.x2ct.model import NetConfig, build_net
+    from components.x2ct.reconstruct import save_model
+    from tests.params import geometry
+
+    net = NetConfig("diffusion", (8, 16), (False, False), 1, 8, 8)
+    config = {"net": net.to_dict(), "grid": {"voxels": voxels, "spacing_mm": 320 / voxels},
+              "geometry": geometry(pixels=pixels).to_dict(), "timesteps": 1000,
+              "inference": {"sampler": "dpmsolver++", "steps": 2}}
+    save_model(folder, build_net(net), config)
+    return folder
+
+
 def file_hashes(folder: Path) -> dict[str, str]:
     """sha256 of every file under `folder`, by relative path: two runs' outputs compared file for file."""
     import hashlib

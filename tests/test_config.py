@@ -19,6 +19,8 @@ from components.evaluation.protocol import Protocol
 from components.models.unet import UNetConfig, build_unet, unet_params
 from components.registry.promotion import Rule
 from components.training.module import RadRotatorModule
+from components.x2ct.model import NetConfig
+from components.x2ct.model import build_net as build_x2ct_net
 from tests.conftest import PROJECT_ROOT, commit_all, init_dvc_repo
 
 PROFILES = [None, *sorted(p.stem for p in (PROJECT_ROOT / "profiles").glob("*.yaml"))]  # None: params.yaml
@@ -82,6 +84,10 @@ def test_every_profile_composes_and_builds_its_objects(profile):
     assert unet.image_size == drr.geometry.pixels
     assert all(c % unet.norm_num_groups == 0 for c in unet.channels)
     net = build_unet(unet)
+    x2ct = build_x2ct_net(NetConfig.from_params("diffusion", params.x2ct))  # the 3D U-Net builds at every profile
+    assert all(c % params.x2ct.unet.norm_num_groups == 0 for c in params.x2ct.unet.channels)
+    assert params.biplanar.grid.voxels % 2 ** (len(params.x2ct.unet.channels) - 1) == 0  # the U-Net's levels fit
+    assert sum(p.numel() for p in x2ct.parameters()) > 1e6
     if profile == "paper":  # Supplement 7.2: 128 × (1, 1, 2, 2, 4, 4), attention at the three coarsest levels
         assert unet.image_size == 256 and params.train.inference.sampler == "ddim"
         assert 100e6 < sum(p.numel() for p in net.parameters()) < 200e6
