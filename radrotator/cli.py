@@ -6,6 +6,7 @@
     radrotator drr CT --angles X Y Z --out PNG [--pixels N]   one DRR of any CT (NIfTI or DICOM folder)
     radrotator rotate IMAGE --angles X Y Z [X Y Z ...] --out OUT    mode A: rotated view(s)
     radrotator video IMAGE --axis x|y|z --out OUT.mp4|.gif          mode B: a rotation sweep
+    radrotator ct-from-xrays AP LATERAL --out CT.nii.gz        a CT volume from two radiographs
     radrotator info [--model M]                               the model card
     radrotator demo [--model M] [--port P]                    the web page (Gradio)
     radrotator sweep --trials N                               Optuna over training knobs (flows/sweep.py)
@@ -262,6 +263,42 @@ def rotate(args) -> int:
     return 0
 
 
+def ct_from_xrays(args) -> int:
+    import torch
+
+    from components.project import PROJECT_ROOT
+    from components.sampling import requests
+    from components.sampling.radiograph_io import read_radiograph
+    from components.x2ct.registry import load_x2ct
+    from components.x2ct.request import ct_from_radiographs, write_ct
+
+    try:  # the request is checked before the model loads
+        steps = requests.check_steps(args.steps)
+        out = Path(args.out)
+        if not out.name.endswith((".nii", ".nii.gz")):
+            raise requests.BadRequest(f"{out}: --out must name a NIfTI file (.nii.gz or .nii)")
+        requests.check_output(out, [args.ap, args.lateral], (".gz", ".nii"))
+        ap, lateral = read_radiograph(args.ap), read_radiograph(args.lateral)
+        torch.set_num_threads(args.threads or default_threads())
+        model, loaded = load_x2ct(args.model, PROJECT_ROOT)
+        print(f"model: {loaded}", file=sys.stderr)
+        with _progress() as bar:
+            job = bar.add_task("reconstructing", total=steps or model.config["inference"]["steps"])
+            hu = ct_from_radiographs(model, ap.pixels, lateral.pixels, seed=args.seed, steps=steps,
+                                     on_step=lambda: bar.advance(job))
+    except (ValueError, FileNotFoundError, LookupError) as err:
+        print(f"ct-from-xrays failed: {err}", file=sys.stderr)
+        return 1
+    clear_stale_temporaries(out)
+    write_ct(out, hu, model.grid.spacing_mm, {
+        "model": loaded, "ap": Path(args.ap).name, "lateral": Path(args.lateral).name, "seed": args.seed,
+        "sampler": model.config["inference"]["sampler"], "steps": steps or model.config["inference"]["steps"],
+        "grid": model.grid.to_dict(), "geometry": model.config["geometry"],
+        "frame": "LPS, HU; the isocentre (the views' rotation centre) at the origin"})
+    print(f"wrote {out} ({hu.shape[0]}³ voxels of {model.grid.spacing_mm:g} mm, HU; synthetic CT, research use only)")
+    return 0
+
+
 def video(args) -> int:
     import math
 
@@ -321,7 +358,7 @@ def info(args) -> int:
 def demo(args) -> int:
     from radrotator.demo import launch
 
-    return launch(args.model, args.host, args.port, args.threads or default_threads())
+    return launch(args.model, args.host, args.port, args.threads or default_threads(), args.x2ct_model)
 
 
 def sweep(args) -> int:
@@ -426,6 +463,17 @@ def build_parser() -> argparse.ArgumentParser:
     _model_options(p)
     p.set_defaults(func=video)
 
+    p = sub.add_parser("ct-from-xrays", help="a CT volume (NIfTI, HU) from an AP and a lateral radiograph")
+    p.add_argument("ap", help="AP radiograph (PNG/JPEG/TIFF/DICOM)")
+    p.add_argument("lateral", help="left lateral radiograph of the same patient and position")
+    p.add_argument("--out", required=True, help="output .nii.gz (a JSON sidecar is written beside it)")
+    p.add_argument("--model", default="models:/radrotator-x2ct@champion",
+                   help="registry URI or a model folder (models/x2ct/diffusion)")
+    p.add_argument("--steps", type=int, help="sampler steps (default: the model's)")
+    p.add_argument("--seed", type=int, default=0, help="fixes the noise")
+    p.add_argument("--threads", type=int, help="torch threads (default: free cores, at most 4)")
+    p.set_defaults(func=ct_from_xrays)
+
     p = sub.add_parser("info", help="the model card: intended use, limits, evaluation, lineage")
     p.add_argument("--model", default="models:/radrotator@champion", help="registry URI or a model folder")
     p.set_defaults(func=info)
@@ -433,6 +481,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="a web page to try the model (Gradio, loopback by default)")
     p.add_argument("--model", default="models:/radrotator@champion",
                    help="the model first shown; the page also offers @challenger and each version")
+    p.add_argument("--x2ct-model", default="models:/radrotator-x2ct@champion",
+                   help="the CT-from-two-radiographs model (registry URI or folder), loaded on first use")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback only)")
     p.add_argument("--port", type=int, default=7860)
     p.add_argument("--threads", type=int, help="torch threads (default: free cores, at most 4)")

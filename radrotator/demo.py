@@ -112,7 +112,36 @@ def spread_map(views: list[np.ndarray]) -> np.ndarray:
     return quantise(colormaps["magma"](captioned)[..., :3])
 
 
-def build(shelf: ModelShelf, out_dir: Path):
+class X2CTShelf:
+    """The CT-from-two-radiographs model, loaded on first use (the rotation page works without one)."""
+
+    def __init__(self, spec: str, project_root: str | Path) -> None:
+        self.spec, self.root = spec, Path(project_root)
+        self._loaded = None
+        self._lock = threading.Lock()
+
+    def get(self):
+        from components.x2ct.registry import load_x2ct
+
+        with self._lock:
+            if self._loaded is None:
+                self._loaded = load_x2ct(self.spec, self.root)
+            return self._loaded
+
+
+def volume_figure(hu: np.ndarray, caption: list[str]) -> np.ndarray:
+    """Axial, coronal and sagittal middle slices side by side (soft tissue to bone), captioned."""
+    from components.x2ct.report import middle_slice, windowed
+
+    n = hu.shape[0]
+    planes = [middle_slice(hu, "axial"), middle_slice(hu, "coronal"), hu[::-1, :, n // 2]]
+    gap = np.ones((n, 2))
+    row = np.concatenate([p for plane in planes for p in (windowed(plane), gap)][:-1], axis=1)
+    big = np.kron(row, np.ones((8, 8)))  # 32³ is small on a page: nearest-neighbour ×8
+    return quantise(with_caption(big, ["axial | coronal | sagittal (middle slices)", *caption]))
+
+
+def build(shelf: ModelShelf, out_dir: Path, x2ct: X2CTShelf | None = None):
     import gradio as gr
 
     from components.models.domain_guard import describe
@@ -161,6 +190,28 @@ def build(shelf: ModelShelf, out_dir: Path):
             raise gr.Error(str(err).splitlines()[0]) from None
         return str(path)
 
+    def ct_from_xrays(ap_path, lateral_path, seed: float, progress=gr.Progress()):
+        from components.x2ct.request import NOTICE, ct_from_radiographs, write_ct
+
+        if x2ct is None:
+            raise gr.Error("this page was started without a CT-from-radiographs model")
+        if not ap_path or not lateral_path:
+            raise gr.Error("Upload both views: an AP and a left lateral radiograph.")
+        ap = read_upload(ap_path)  # (the page keeps no upload: each is deleted once read)
+        lateral = ap if Path(lateral_path) == Path(ap_path) else read_upload(lateral_path)
+        try:
+            model, loaded = x2ct.get()
+            steps = model.config["inference"]["steps"]
+            hu = ct_from_radiographs(model, ap.pixels, lateral.pixels, seed=int(seed),
+                                     on_step=step_progress(progress, steps))
+        except (BadRequest, ValueError, LookupError, FileNotFoundError) as err:
+            raise gr.Error(str(err).splitlines()[0]) from None
+        path = write_ct(out_dir / f"ct_seed{int(seed)}.nii.gz", hu, model.grid.spacing_mm,
+                        {"model": loaded, "ap": ap.source, "lateral": lateral.source, "seed": int(seed)})
+        caption = [f"{loaded} · seed {int(seed)} · {hu.shape[0]}³ × {model.grid.spacing_mm:g} mm", NOTICE]
+        sidecar = path.with_name(path.name.removesuffix(".nii.gz") + ".json")
+        return volume_figure(hu, caption), [str(path), str(sidecar)]
+
     with gr.Blocks(title="RadRotator — synthetic views, research use only", delete_cache=(600, 600)) as page:
         gr.Markdown(f"# RadRotator\n**⚠️ {MARK.capitalize()}.** Rotates the anatomy of one AP pelvis radiograph "
                     "by up to ±15° about x (left–right), y (antero-posterior) and z (head–foot).",
@@ -191,6 +242,18 @@ def build(shelf: ModelShelf, out_dir: Path):
                 frames = gr.Slider(4, 120, value=VIDEO_FRAMES, step=1, label="frames")
                 make = gr.Button("Video", elem_id="video")
             clip = gr.Video(label="sweep ±15°", elem_id="clip")
+        with gr.Accordion("CT from two radiographs (AP + left lateral → a synthetic CT volume)", open=False):
+            with gr.Row():
+                ap_file = gr.File(label="AP radiograph", file_types=[".png", ".jpg", ".jpeg", ".tif", ".tiff", ".dcm"],
+                                  elem_id="x2ct_ap")
+                lateral_file = gr.File(label="left lateral radiograph",
+                                       file_types=[".png", ".jpg", ".jpeg", ".tif", ".tiff", ".dcm"],
+                                       elem_id="x2ct_lateral")
+                x2ct_seed = gr.Number(value=0, precision=0, label="seed")
+                reconstruct = gr.Button("Reconstruct", elem_id="x2ct_go")
+            slices = gr.Image(label="synthetic CT: middle slices", interactive=False, format="png",
+                              elem_id="x2ct_slices")
+            nifti = gr.File(label="NIfTI (HU) and its labels (JSON)", file_count="multiple", elem_id="x2ct_nifti")
         with gr.Accordion("Model card", open=False):
             card = gr.Markdown(shelf.card(shelf.first), elem_id="card")
 
@@ -202,10 +265,12 @@ def build(shelf: ModelShelf, out_dir: Path):
             slider.release(rotate, inputs, outputs, api_name=False)
         make.click(video, [upload, axis, frames, model], clip, api_name="video")
         model.change(shelf.card, model, card, api_name=False)
+        reconstruct.click(ct_from_xrays, [ap_file, lateral_file, x2ct_seed], [slices, nifti], api_name="ct_from_xrays")
     return page.queue(default_concurrency_limit=1, max_size=QUEUE_SIZE)
 
 
-def launch(model: str, host: str, port: int, threads: int) -> int:
+def launch(model: str, host: str, port: int, threads: int,
+           x2ct_model: str = "models:/radrotator-x2ct@champion") -> int:
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     import gradio as gr
     import torch
@@ -214,7 +279,7 @@ def launch(model: str, host: str, port: int, threads: int) -> int:
 
     torch.set_num_threads(threads)
     out_dir = Path(tempfile.mkdtemp(prefix="radrotator-demo-"))
-    page = build(ModelShelf(model, PROJECT_ROOT), out_dir)
+    page = build(ModelShelf(model, PROJECT_ROOT), out_dir, X2CTShelf(x2ct_model, PROJECT_ROOT))
     print(f"RadRotator demo on http://{host}:{port} (model {model}; {threads} threads; Ctrl-C stops it)")
     theme = gr.themes.Default(font=["ui-sans-serif", "system-ui", "sans-serif"],  # no web fonts: works offline
                               font_mono=["ui-monospace", "monospace"])

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import export_tiny_model
+from tests.conftest import export_tiny_model, export_tiny_x2ct
 from tests.processes import free_port, served
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,7 +42,9 @@ def demo(tmp_path_factory):
            "GRADIO_ANALYTICS_ENABLED": "False"}
     if os.environ.get("RADROTATOR_DEMO_MODEL", "").startswith("models:/"):
         env.pop("MLFLOW_TRACKING_URI")  # the project's registry
-    cmd = [sys.executable, "-m", "radrotator.cli", "demo", "--model", model, "--port", str(port), "--threads", "1"]
+    x2ct = str(export_tiny_x2ct(tmp / "x2ct"))
+    cmd = [sys.executable, "-m", "radrotator.cli", "demo", "--model", model, "--x2ct-model", x2ct, "--port", str(port),
+           "--threads", "1"]
     with served(cmd, f"http://127.0.0.1:{port}/", env, ROOT, timeout=120):
         yield f"http://127.0.0.1:{port}/"
 
@@ -108,3 +110,22 @@ def test_the_api_rotates_and_answers_a_bad_upload_with_its_reason(demo, tmp_path
     bad.write_text("not an image")
     with pytest.raises(AppError, match="not a readable image"):
         client.predict(handle_file(str(bad)), api_name="/on_upload")
+
+
+def test_the_api_reconstructs_a_labelled_ct_from_two_views(demo, tmp_path):
+    import json
+
+    import SimpleITK as sitk
+    from gradio_client import Client, handle_file
+    from gradio_client.exceptions import AppError
+
+    client = Client(demo, verbose=False, download_files=str(tmp_path))
+    figure, (nifti, sidecar) = client.predict(handle_file(str(SAMPLE)), handle_file(str(SAMPLE)), 3,
+                                              api_name="/ct_from_xrays")
+    volume = sitk.ReadImage(nifti)
+    assert volume.GetSize() == (16, 16, 16) and volume.GetSpacing() == (20.0, 20.0, 20.0)
+    labels = json.loads(Path(sidecar).read_text())
+    assert labels["seed"] == 3 and "research use only" in labels["notice"]
+    assert Image.open(figure).size[0] > 3 * 16 * 8  # three slices, enlarged, with a caption
+    with pytest.raises(AppError, match="both views"):
+        client.predict(handle_file(str(SAMPLE)), None, 0, api_name="/ct_from_xrays")
