@@ -33,7 +33,6 @@ from components.x2ct.report import write_report
 from components.x2ct.train import BACKPROJECTION
 
 METHODS = {"model": "diffusion", "no_projection": "no_projection", "regressor": "regressor"}
-FLOORS = ("regressor", "backprojection")
 BATCH = 4  # the fastest per volume on 2 CPU cores (0.08 s a forward at 32³, against 0.26 s alone)
 
 
@@ -91,7 +90,8 @@ def load_methods(params: Params) -> dict:
     return methods
 
 
-def test_cases(params: Params) -> Cases:
+def held_out_cases(params: Params) -> Cases:
+    """Every case of the test fold."""
     grid, geometry = VolumeGrid.from_params(params.biplanar.grid), Geometry(**params.drrs.geometry.to_dict())
     return load_split(params.biplanar.out, [params.folds.test], grid, geometry)
 
@@ -99,7 +99,7 @@ def test_cases(params: Params) -> Cases:
 def evaluate_x2ct(params: Params, project_root: Path) -> dict:
     cfg = params.x2ct_evaluate
     grid, config = VolumeGrid.from_params(params.biplanar.grid), DRRConfig.from_params(params.drrs)
-    cases = test_cases(params)
+    cases = held_out_cases(params)
     methods = load_methods(params)
     rows, outputs, seconds = evaluate_methods(params, methods, cases)
     summary = summarise(rows, cfg.bootstrap, float(cfg.confidence), cfg.seed)
