@@ -133,9 +133,8 @@ def volume_figure(hu: np.ndarray, caption: list[str]) -> np.ndarray:
     """Axial, coronal and sagittal middle slices side by side (soft tissue to bone), captioned."""
     from components.x2ct.report import middle_slice, windowed
 
-    n = hu.shape[0]
-    planes = [middle_slice(hu, "axial"), middle_slice(hu, "coronal"), hu[::-1, :, n // 2]]
-    gap = np.ones((n, 2))
+    planes = [middle_slice(hu, plane) for plane in ("axial", "coronal", "sagittal")]
+    gap = np.ones((hu.shape[0], 2))
     row = np.concatenate([p for plane in planes for p in (windowed(plane), gap)][:-1], axis=1)
     big = np.kron(row, np.ones((8, 8)))  # 32³ is small on a page: nearest-neighbour ×8
     return quantise(with_caption(big, ["axial | coronal | sagittal (middle slices)", *caption]))
@@ -206,10 +205,9 @@ def build(shelf: ModelShelf, out_dir: Path, x2ct: X2CTShelf | None = None):
                                      on_step=step_progress(progress, steps))
         except (BadRequest, ValueError, LookupError, FileNotFoundError) as err:
             raise gr.Error(str(err).splitlines()[0]) from None
-        path = write_ct(out_dir / f"ct_seed{int(seed)}.nii.gz", hu, model.grid.spacing_mm,
-                        {"model": loaded, "ap": ap.source, "lateral": lateral.source, "seed": int(seed)})
+        path, sidecar = write_ct(out_dir / f"ct_seed{int(seed)}.nii.gz", hu, model.grid.spacing_mm,
+                                 {"model": loaded, "ap": ap.source, "lateral": lateral.source, "seed": int(seed)})
         caption = [f"{loaded} · seed {int(seed)} · {hu.shape[0]}³ × {model.grid.spacing_mm:g} mm", NOTICE]
-        sidecar = path.with_name(path.name.removesuffix(".nii.gz") + ".json")
         return volume_figure(hu, caption), [str(path), str(sidecar)]
 
     with gr.Blocks(title="RadRotator — synthetic views, research use only", delete_cache=(600, 600)) as page:

@@ -40,13 +40,12 @@ def draw_poses(n: int, max_rotation_deg, rng: np.random.Generator) -> np.ndarray
 def render_case_views(hu_zyx: np.ndarray, spacing_mm: float, origin_xyz, poses: np.ndarray, config: DRRConfig,
                       generator: torch.Generator) -> tuple[np.ndarray, np.ndarray]:
     """AP and lateral views in [0, 1], (n, pixels, pixels) each, of the CT at each pose."""
+    # the turned volume keeps the centre: the isocentre of both views is the CT's centre
+    centre = np.asarray(origin_xyz, float) + (np.array(hu_zyx.shape[::-1], float) - 1) / 2 * spacing_mm
     views = []
     for turned, view_poses in ((False, poses), (True, np.stack([lateral_pose(p) for p in poses]))):
         hu = turn_to_lateral(hu_zyx) if turned else hu_zyx
-        shape_xyz = np.array(hu.shape[::-1], float)
-        # the turned volume keeps the centre: the isocentre of both views is the CT's centre
-        centre = np.asarray(origin_xyz, float) + (np.array(hu_zyx.shape[::-1], float) - 1) / 2 * spacing_mm
-        origin = centre - (shape_xyz - 1) / 2 * spacing_mm
+        origin = centre - (np.array(hu.shape[::-1], float) - 1) / 2 * spacing_mm
         volume = DensityVolume.from_hu(hu, spacing_mm, origin, config.volume_spacing_mm)
         images, _, _ = render_views(TorchProjector(volume, config.geometry, config.physics), view_poses, config,
                                     generator)

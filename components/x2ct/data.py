@@ -10,6 +10,7 @@ import pandas as pd
 import torch
 from torch.utils.data import Dataset
 
+from components.config import Params
 from components.drr.geometry import Geometry
 from components.x2ct.biplanar import load_cases
 from components.x2ct.grid import VolumeGrid, condition, normalise
@@ -54,11 +55,17 @@ def load_split(folder: str | Path, folds: list[int], grid: VolumeGrid, geometry:
     return Cases(hu, ap, lateral, cond, ct_ids, patients, case)
 
 
+def cases_in_folds(params: Params, folds: list[int]) -> Cases:
+    """The biplanar stage's cases of `folds`, lifted on params' grid with the views' geometry."""
+    return load_split(params.biplanar.out, folds, VolumeGrid.from_params(params.biplanar.grid),
+                      Geometry(**params.drrs.geometry.to_dict()))
+
+
 class VolumePairs(Dataset):
     """(truth volume, lifted views) per case, for the trainer."""
 
-    def __init__(self, cases: Cases) -> None:
-        self.volume, self.cond = cases.volume, cases.cond
+    def __init__(self, volume: torch.Tensor, cond: torch.Tensor) -> None:
+        self.volume, self.cond = volume, cond
 
     def __len__(self) -> int:
         return len(self.volume)

@@ -21,10 +21,9 @@ import numpy as np
 import pandas as pd
 
 from components.config import Params
-from components.drr.geometry import Geometry
 from components.drr.render import DRRConfig
 from components.evaluation.bootstrap import hierarchical_bootstrap
-from components.x2ct.data import Cases, load_split
+from components.x2ct.data import Cases, cases_in_folds
 from components.x2ct.grid import VolumeGrid, to_hu
 from components.x2ct.metrics import MEASURES, paired_differences, volume_scores
 from components.x2ct.reconstruct import BackProjection, X2CTModel, load_model, reconstruct
@@ -90,16 +89,9 @@ def load_methods(params: Params) -> dict:
     return methods
 
 
-def held_out_cases(params: Params) -> Cases:
-    """Every case of the test fold."""
-    grid, geometry = VolumeGrid.from_params(params.biplanar.grid), Geometry(**params.drrs.geometry.to_dict())
-    return load_split(params.biplanar.out, [params.folds.test], grid, geometry)
-
-
 def evaluate_x2ct(params: Params, project_root: Path) -> dict:
     cfg = params.x2ct_evaluate
-    grid, config = VolumeGrid.from_params(params.biplanar.grid), DRRConfig.from_params(params.drrs)
-    cases = held_out_cases(params)
+    cases = cases_in_folds(params, [params.folds.test])
     methods = load_methods(params)
     rows, outputs, seconds = evaluate_methods(params, methods, cases)
     summary = summarise(rows, cfg.bootstrap, float(cfg.confidence), cfg.seed)
@@ -110,11 +102,8 @@ def evaluate_x2ct(params: Params, project_root: Path) -> dict:
     metrics = {"cases": len(cases), "cts": len(set(cases.ct_ids)), "patients": len(set(cases.patient_ids)),
                "summary": summary, "paired_differences": differences}
 
-    def rescore(champion: X2CTModel) -> pd.DataFrame:
-        volumes, _ = reconstruct_all(champion, cases, cfg.seed)
-        return score_all(volumes, cases, grid, config, float(cfg.bone_hu), "champion")
-
     promotion = register_and_gate(params, project_root, Path(params.x2ct.out) / METHODS["model"],
-                                  by_method["model"], metrics, seconds, rescore)
+                                  by_method["model"], metrics, seconds,
+                                  rescore=lambda champion: evaluate_methods(params, {"champion": champion}, cases)[0])
     write_report(params, cases, rows, outputs, metrics, promotion)
     return {"ssim3d": summary["model"]["ssim3d"], "promotion": promotion["decision"]}

@@ -77,9 +77,10 @@ def windowed(hu: np.ndarray) -> np.ndarray:
 
 
 def middle_slice(volume: np.ndarray, plane: str) -> np.ndarray:
-    """The middle coronal (superior up) or axial slice of a (z, y, x) volume."""
-    n = volume.shape[1]
-    return volume[::-1, n // 2, :] if plane == "coronal" else volume[volume.shape[0] // 2]
+    """The middle axial, coronal or sagittal slice of a (z, y, x) volume (superior up in the last two)."""
+    z, y, x = (n // 2 for n in volume.shape)
+    slices = {"axial": lambda: volume[z], "coronal": lambda: volume[::-1, y, :], "sagittal": lambda: volume[::-1, :, x]}
+    return slices[plane]()
 
 
 def example_figure(cases: Cases, outputs: dict[str, np.ndarray], picks: list[int], path: Path) -> None:

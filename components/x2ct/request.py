@@ -44,14 +44,21 @@ def ct_image(hu: np.ndarray, spacing_mm: float) -> sitk.Image:
     return image
 
 
-def write_ct(path: str | Path, hu: np.ndarray, spacing_mm: float, labels: dict) -> Path:
-    """The volume as NIfTI (int16 HU) and `<name>.json` beside it, both written whole or not at all."""
+def sidecar_path(path: str | Path) -> Path:
+    """`ct.nii.gz` → `ct.json`: where a volume's labels are written."""
+    path = Path(path)
+    return path.with_name(path.name.removesuffix(".gz").removesuffix(".nii") + ".json")
+
+
+def write_ct(path: str | Path, hu: np.ndarray, spacing_mm: float, labels: dict) -> tuple[Path, Path]:
+    """The volume as NIfTI (int16 HU) and its labels beside it (`sidecar_path`), both written whole or not at all;
+    returns both paths."""
     path = Path(path)
     if not path.name.endswith((".nii", ".nii.gz")):
         raise ValueError(f"{path}: the output must be a NIfTI file (.nii or .nii.gz)")
-    sidecar = path.with_name(path.name.removesuffix(".gz").removesuffix(".nii") + ".json")
+    sidecar = sidecar_path(path)
     with atomic_path(path) as tmp:
         sitk.WriteImage(ct_image(hu, spacing_mm), str(tmp))
         with atomic_path(sidecar) as tmp_json:
             tmp_json.write_text(json.dumps({"notice": NOTICE, **labels}, indent=2) + "\n")
-    return path
+    return path, sidecar

@@ -19,12 +19,10 @@ from torch.utils.data import DataLoader
 
 from components.atomic_write import atomic_path
 from components.config import Params
-from components.drr.geometry import Geometry
 from components.models.unet import count_parameters
 from components.registry import tracking
 from components.training.trainer import make_trainer
-from components.x2ct.data import Cases, VolumePairs, load_split
-from components.x2ct.grid import VolumeGrid
+from components.x2ct.data import Cases, VolumePairs, cases_in_folds
 from components.x2ct.model import NetConfig, X2CTModule
 from components.x2ct.reconstruct import BackProjection, save_model
 
@@ -46,7 +44,7 @@ def train_one(params: Params, cases: Cases, config: dict) -> tuple[torch.nn.Modu
     L.seed_everything(cfg.seed, workers=True)
     module = X2CTModule(config["net"], config["grid"], config["geometry"], config["lr"], config["ema_decay"],
                         config["timesteps"], config["projection_weight"])
-    loader = DataLoader(VolumePairs(cases), batch_size=cfg.batch_size, shuffle=True, drop_last=True,
+    loader = DataLoader(VolumePairs(cases.volume, cases.cond), batch_size=cfg.batch_size, shuffle=True, drop_last=True,
                         generator=torch.Generator().manual_seed(cfg.seed))
     start = time.perf_counter()
     trainer = make_trainer(cfg.max_steps, bf16=True, enable_checkpointing=False, log_every_n_steps=10)
@@ -60,8 +58,7 @@ def train_one(params: Params, cases: Cases, config: dict) -> tuple[torch.nn.Modu
 def train_x2ct(params: Params, project_root: Path) -> dict:
     """Train the three models and fit the floor; their folders and train_summary.json hold no times (they would
     differ run to run under DVC): the seconds go to an MLflow run in `x2ct.experiment`."""
-    grid, geometry = VolumeGrid.from_params(params.biplanar.grid), Geometry(**params.drrs.geometry.to_dict())
-    cases = load_split(params.biplanar.out, list(params.folds.train), grid, geometry)
+    cases = cases_in_folds(params, list(params.folds.train))
     out = Path(params.x2ct.out)
     out.mkdir(parents=True, exist_ok=True)
     summary, seconds = {"training_cases": len(cases), "training_cts": len(set(cases.ct_ids))}, {}

@@ -30,11 +30,6 @@ def tiny_cases(n: int = 8):
     return volumes, condition(views[:, 0], views[:, 1], GRID, geometry(pixels=32))
 
 
-class Pairs(VolumePairs):
-    def __init__(self, volumes, cond):
-        self.volume, self.cond = volumes, cond
-
-
 def module(kind: str, projection_weight: float = 0.0) -> X2CTModule:
     net = NetConfig(kind, **{k: tuple(v) if isinstance(v, list) else v for k, v in NET.items()}).to_dict()
     return X2CTModule(net, GRID.to_dict(), geometry(pixels=32).to_dict(), lr=2e-3, ema_decay=0.9, timesteps=1000,
@@ -43,7 +38,7 @@ def module(kind: str, projection_weight: float = 0.0) -> X2CTModule:
 
 def fit(m: X2CTModule, volumes, cond, steps: int) -> None:
     torch.manual_seed(0)
-    loader = torch.utils.data.DataLoader(Pairs(volumes, cond), batch_size=4, shuffle=True,
+    loader = torch.utils.data.DataLoader(VolumePairs(volumes, cond), batch_size=4, shuffle=True,
                                          generator=torch.Generator().manual_seed(0))
     make_trainer(steps, bf16=False, enable_checkpointing=False, progress_bar=False).fit(m, loader)
 
