@@ -17,7 +17,9 @@ from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
 # The only header fields ingest reads; names, birth dates and UIDs are not among them
 # except PatientID, which is replaced by a salted hash before anything is written.
 HEADER_FIELDS = ("PatientID", "AcquisitionDate", "SeriesDate", "StudyDate", "InstitutionName",
-                 "SliceThickness", "ImageOrientationPatient", "Modality", "RescaleType")
+                 "SliceThickness", "ImageOrientationPatient", "Modality", "RescaleType",
+                 # demographics the generation labels use; the ingest keeps sex, age in years, BMI
+                 "PatientSex", "PatientBirthDate", "PatientWeight", "PatientSize")
 
 
 def write_series(hu_zyx: np.ndarray, spacing_xyz, origin_xyz, out_dir: str | Path, meta: dict,

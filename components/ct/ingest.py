@@ -2,8 +2,10 @@
 
 Only values computed here reach the outputs: pseudonymous ids (patient, series and
 site: an institution's name can identify a rare patient), the acquisition date,
-geometry and summary statistics. No header is copied, so names,
-birth dates and UIDs cannot leak into the pool.
+geometry and summary statistics, and the labels radiograph generation conditions
+on: sex, age in whole years (90 and above as 90, HIPAA's safe harbour), BMI, and
+metal (an arthroplasty) on each side. No header is copied, so names, birth dates
+and UIDs cannot leak into the pool.
 """
 
 from __future__ import annotations
@@ -32,8 +34,10 @@ MANIFEST_COLUMNS = [
     "ct_id", "patient_id", "acquisition_date", "site", "source_format", "n_slices",
     "slice_thickness_mm", "orig_spacing_x_mm", "orig_spacing_y_mm", "orig_spacing_z_mm",
     "z_extent_mm", "spacing_x_mm", "spacing_y_mm", "spacing_z_mm", "shape_x", "shape_y", "shape_z",
-    "hu_p01", "hu_body_median", "hu_max", "has_metal", "path",
+    "hu_p01", "hu_body_median", "hu_max", "has_metal", "metal_right", "metal_left", "sex", "age_years", "bmi",
+    "path",
 ]
+UNKNOWN = "unknown"
 REJECTED_COLUMNS = ["source", "reason"]
 
 
@@ -99,9 +103,25 @@ def ingest_series(path: str | Path, root: str | Path, out_dir: str | Path, rules
         hu_p01=float(np.percentile(values[::4, ::4, ::4], 1)), hu_body_median=body_median_hu(values, rules),
         hu_max=float(values.max()),
         has_metal=bool((values >= metal_hu).sum() >= metal_min_voxels),
+        **metal_sides(resampled, metal_hu, metal_min_voxels),
+        sex=meta.demographics.sex or UNKNOWN, age_years=meta.demographics.age_years(meta.acquisition_date),
+        bmi=meta.demographics.bmi(),
         path=f"ct/{out.name}",
     )
     return IngestResult(source, row=row, content=content)
+
+
+def metal_sides(image: sitk.Image, metal_hu: float, min_voxels: int) -> dict[str, bool]:
+    """Metal on the patient's right and left: voxels at or above `metal_hu` on either side of the body's
+    midline (the mean x of the voxels above -500 HU), at least `min_voxels` of them. The pool's images are in
+    LPS with an identity direction, so x grows toward the patient's left."""
+    values = sitk.GetArrayViewFromImage(image)  # (z, y, x)
+    x = image.GetOrigin()[0] + image.GetSpacing()[0] * np.arange(values.shape[2])
+    body = (values > -500).sum(axis=(0, 1))
+    midline = float((body * x).sum() / max(body.sum(), 1))
+    metal = (values >= metal_hu).sum(axis=(0, 1))
+    return {"metal_right": bool(metal[x < midline].sum() >= min_voxels),
+            "metal_left": bool(metal[x >= midline].sum() >= min_voxels)}
 
 
 def read_ct_volume(path: str | Path, spacing_mm: float, rules: Eligibility) -> tuple[sitk.Image, list[str]]:

@@ -3,7 +3,8 @@
 A source is one NIfTI file (`*.nii`, `*.nii.gz`) or one folder of DICOM files.
 NIfTI carries no patient metadata. A sidecar `<stem>.json` in dcm2niix/BIDS
 style may give it: `PatientID`, `AcquisitionDate` (or `AcquisitionDateTime`),
-`InstitutionName`, `SliceThickness`. Public CT sets ship plain NIfTI, so without
+`InstitutionName`, `SliceThickness`, and the demographics `PatientSex`,
+`PatientBirthDate`, `PatientWeight` (kg), `PatientSize` (m). Public CT sets ship plain NIfTI, so without
 a sidecar (or without a PatientID in it) the patient is read from the file: the
 `patient` group of a pattern the user gives (`ct_pool.patient_id_pattern`, e.g.
 `(?P<patient>[^_]+)_` for `case012_pre.nii.gz`), else the file's name — one
@@ -36,6 +37,43 @@ class SeriesError(Exception):
     """A series that cannot be used; the message is the reason a person reads."""
 
 
+@dataclass(frozen=True)
+class Demographics:
+    """What a header says about the patient, in DICOM's keywords' units; None where it is silent."""
+
+    sex: str | None = None  # "f" | "m"
+    birth_date: dt.date | None = None
+    weight_kg: float | None = None  # PatientWeight
+    height_m: float | None = None  # PatientSize
+
+    @classmethod
+    def from_fields(cls, fields: dict) -> Demographics:
+        """From DICOM keywords (a header, or a dcm2niix-style sidecar); malformed values count as unknown."""
+        sex = str(fields.get("PatientSex") or "").strip().upper()
+        return cls(sex={"F": "f", "M": "m"}.get(sex), birth_date=parse_date(fields.get("PatientBirthDate")),
+                   weight_kg=_positive(fields.get("PatientWeight")), height_m=_positive(fields.get("PatientSize")))
+
+    def age_years(self, on: dt.date | None, top: int = 90) -> int | None:
+        """Whole years on `on`; ages above `top` are reported as `top` (HIPAA's safe harbour: 90 or older)."""
+        if self.birth_date is None or on is None or on < self.birth_date:
+            return None
+        years = on.year - self.birth_date.year - ((on.month, on.day) < (self.birth_date.month, self.birth_date.day))
+        return min(years, top)
+
+    def bmi(self) -> float | None:
+        if self.weight_kg is None or self.height_m is None:
+            return None
+        return round(self.weight_kg / self.height_m**2, 1)
+
+
+def _positive(value) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if number > 0 else None
+
+
 @dataclass
 class SeriesMeta:
     patient_id: str
@@ -46,6 +84,7 @@ class SeriesMeta:
     rescale_type: str | None = None  # DICOM RescaleType (HU, US, ...)
     patient_from: str = "header"  # header | sidecar | pattern | file name
     problems: list[str] = field(default_factory=list)  # reasons to reject found while reading (a broken sidecar)
+    demographics: Demographics = field(default_factory=lambda: Demographics())
 
 
 @dataclass
@@ -164,7 +203,8 @@ def _read_nifti(path: Path, patient_pattern: str | None = None) -> tuple[sitk.Im
                       acquisition_date=parse_date(fields.get("AcquisitionDate") or fields.get("AcquisitionDateTime")),
                       site=str(fields.get("InstitutionName") or "unknown"),
                       slice_thickness_mm=float(thickness) if thickness is not None else None,
-                      source_format="nifti", patient_from=patient_from, problems=problems)
+                      source_format="nifti", patient_from=patient_from, problems=problems,
+                      demographics=Demographics.from_fields(fields))
     return image, meta
 
 
@@ -225,7 +265,8 @@ def _read_dicom_folder(folder: Path, patient_pattern: str | None = None) -> tupl
                              else patient_from_name(folder.name, patient_pattern))
     meta = SeriesMeta(patient_id=patient, acquisition_date=date, site=header["InstitutionName"] or "unknown",
                       slice_thickness_mm=header["SliceThickness"], source_format="dicom",
-                      rescale_type=header["RescaleType"], patient_from=patient_from)
+                      rescale_type=header["RescaleType"], patient_from=patient_from,
+                      demographics=Demographics.from_fields(header))
     return image, meta
 
 

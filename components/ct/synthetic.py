@@ -94,11 +94,17 @@ def patient_meta(plan: SeriesPlan, seed: int) -> dict:
     prng = np.random.default_rng([seed, 3, plan.patient])
     name = f"{LAST_NAMES[prng.integers(len(LAST_NAMES))]}^{FIRST_NAMES[prng.integers(len(FIRST_NAMES))]}"
     birth = dt.date(1930, 1, 1) + dt.timedelta(days=int(prng.integers(0, 365 * 60)))
+    # Height and weight follow the phantom's own draws (its own generator: no other draw moves), so BMI is a
+    # label the images can show: the body's width grows with habitus, its fat layer with fat_mm.
+    spec = PhantomSpec.draw(np.random.default_rng([seed, 1, plan.patient]))
+    height_m = round(1.70 * spec.scale, 2)
+    bmi = 27.0 * spec.habitus**2 + (spec.fat_mm - 22.0) / 4.0
     return {
         "PatientName": name, "PatientID": f"MRN{seed:02d}{plan.patient:05d}",
         "PatientBirthDate": birth.strftime("%Y%m%d"), "PatientSex": "FM"[plan.patient % 2],
         "InstitutionName": plan.site, "AcquisitionDate": plan.date.strftime("%Y%m%d"),
         "StudyDate": plan.date.strftime("%Y%m%d"), "SeriesDate": plan.date.strftime("%Y%m%d"),
+        "PatientSize": height_m, "PatientWeight": round(bmi * height_m**2, 1),
         "SliceThickness": plan.thickness_mm, "SeriesDescription": f"PELVIS {plan.thickness_mm:g}mm",
         "uid_seed": f"{seed}-{plan.index}",
     }
@@ -126,12 +132,20 @@ def write_series(plan: SeriesPlan, seed: int, out_dir: str | Path) -> Path:
     target = out_dir / f"{plan.name}.nii.gz"
     with atomic_path(target) as tmp:
         sitk.WriteImage(image, str(tmp), useCompression=True)
-    sidecar = {k: meta[k] for k in ("PatientID", "PatientName", "PatientBirthDate", "InstitutionName",
-                                    "SliceThickness", "SeriesDescription")}
+    write_sidecar(plan, meta, target)
+    return target
+
+
+def write_sidecar(plan: SeriesPlan, meta: dict, nifti: Path) -> Path:
+    """The dcm2niix-style JSON beside a NIfTI series (DICOM series carry the same fields in their headers,
+    but for weight and height, which the DICOM writer leaves out: a pool with a label missing for some CTs)."""
+    sidecar = {k: meta[k] for k in ("PatientID", "PatientName", "PatientBirthDate", "PatientSex", "PatientWeight",
+                                    "PatientSize", "InstitutionName", "SliceThickness", "SeriesDescription")}
     sidecar["AcquisitionDateTime"] = plan.date.isoformat() + "T09:30:00"
     sidecar["Modality"] = "CT"
-    (out_dir / f"{plan.name}.json").write_text(json.dumps(sidecar, indent=2) + "\n")
-    return target
+    path = nifti.with_name(f"{plan.name}.json")
+    path.write_text(json.dumps(sidecar, indent=2) + "\n")
+    return path
 
 
 def synthetic_salt(seed: int) -> str:
