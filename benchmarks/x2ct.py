@@ -15,9 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -27,23 +25,11 @@ from rich.table import Table
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.timing import interleaved  # noqa: E402
 from components.config import load_config  # noqa: E402
 from components.x2ct.model import X2CTModule  # noqa: E402
 from components.x2ct.reconstruct import load_model, reconstruct  # noqa: E402
 from components.x2ct.train import MODELS, model_config  # noqa: E402
-
-
-def interleaved(variants: dict, repeat: int) -> dict[str, float]:
-    """Median seconds of each callable, after one warm-up each, the rounds interleaving them."""
-    for run in variants.values():
-        run()
-    times: dict[str, list[float]] = {name: [] for name in variants}
-    for _ in range(repeat):
-        for name, run in variants.items():
-            start = time.perf_counter()
-            run()
-            times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(v) for name, v in times.items()}
 
 
 def main() -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -58,3 +59,17 @@ def hierarchical_bootstrap(values, groups, n_boot: int = 2000, confidence: float
     alpha = (1 - confidence) / 2
     lo, hi = np.quantile(means, [alpha, 1 - alpha])
     return Interval(float(values.mean()), float(lo), float(hi), int(len(values)), int(len(names)))
+
+
+def row_differences(a: pd.DataFrame, b: pd.DataFrame, measures, keys: list[str], n_boot: int, confidence: float,
+                    seed: int) -> dict:
+    """{measure: {mean, lo, hi}} of a − b row by row, rows matched on `keys` (the same cases, images or
+    pairs on both sides; anything else is refused), the interval over patients, then rows."""
+    a, b = (r.sort_values(keys).reset_index(drop=True) for r in (a, b))
+    if not a[keys].equals(b[keys]):
+        raise ValueError(f"paired differences need the same {', '.join(keys)} on both sides")
+    out = {}
+    for measure in measures:
+        i = hierarchical_bootstrap(a[measure] - b[measure], a["patient_id"], n_boot, confidence, seed)
+        out[measure] = {"mean": i.mean, "lo": i.lo, "hi": i.hi}
+    return out

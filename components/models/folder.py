@@ -11,11 +11,14 @@ not at all, and saving and loading go through the same names.
 from __future__ import annotations
 
 import json
+import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
 from safetensors.torch import load_file, save_file
 
+from components.atomic_write import atomic_path
 from components.fingerprint import file_sha256
 
 CONFIG = "config.json"
@@ -44,6 +47,20 @@ def save_folder(folder: str | Path, nets: dict[str, torch.nn.Module], config: di
     config = {**config, "weights_sha256": save_weights(folder, nets)}
     write_config(folder, config)
     return config
+
+
+def replace_folder(folder: str | Path, nets: dict[str, torch.nn.Module], config: dict,
+                   load: Callable[[Path], object]) -> dict:
+    """save_folder into a temporary sibling, which `load` must read back, then onto `folder`: the folder appears
+    whole (and loads) or not at all, and a previous one goes only once its replacement is complete."""
+    folder = Path(folder)
+    with atomic_path(folder) as tmp:
+        tmp.mkdir(parents=True)
+        written = save_folder(tmp, nets, config)
+        load(tmp)
+        if folder.exists():
+            shutil.rmtree(folder)
+    return written
 
 
 def read_config(folder: str | Path, what: str = "model") -> dict:

@@ -24,7 +24,9 @@ def initial_noise(shape: tuple[int, ...], seed: int, device="cpu") -> torch.Tens
 def guided_sample(model: torch.nn.Module, scheduler, source: torch.Tensor, angles: torch.Tensor,
                   noise: torch.Tensor, steps: int = 200, guidance: float = 4.0, progress: bool = False,
                   on_step: Callable[[], None] | None = None) -> torch.Tensor:
-    """Generate targets for (B, 1, H, W) sources in [-1, 1] and (B, 3) angles (V / 15).
+    """Generate targets for (B, C, H, W) sources in [-1, 1] and (B, K) conditions: the rotation model's
+    source view (C = 1) and angles (V / 15, K = 3); the radiograph generator's no source (C = 0) and
+    label vectors (components/generation/labels.py). NaN conditions select the null embedding.
 
     `scheduler` is a template: a fresh copy runs, as multistep solvers keep state between steps.
     `on_step` is called after every denoising step (a progress bar's advance)."""

@@ -23,7 +23,7 @@ import SimpleITK as sitk
 import torch
 
 from components.drr.render import DRRConfig
-from components.evaluation.bootstrap import hierarchical_bootstrap
+from components.evaluation.bootstrap import row_differences
 from components.x2ct.biplanar import render_case_views
 from components.x2ct.grid import HU_AIR, HU_TOP, VolumeGrid, normalise
 
@@ -90,11 +90,4 @@ def volume_scores(output_hu: np.ndarray, truth_hu: np.ndarray, ap: np.ndarray, l
 def paired_differences(a: pd.DataFrame, b: pd.DataFrame, n_boot: int, confidence: float, seed: int) -> dict:
     """{measure: {mean, lo, hi}} of a − b case by case (the same cases on both sides), the interval over
     patients, then cases."""
-    a, b = (r.sort_values(["ct_id", "case"]).reset_index(drop=True) for r in (a, b))
-    if not a[["ct_id", "case"]].equals(b[["ct_id", "case"]]):
-        raise ValueError("paired differences need the same cases on both sides")
-    out = {}
-    for measure in MEASURES:
-        i = hierarchical_bootstrap(a[measure] - b[measure], a["patient_id"], n_boot, confidence, seed)
-        out[measure] = {"mean": i.mean, "lo": i.lo, "hi": i.hi}
-    return out
+    return row_differences(a, b, MEASURES, ["ct_id", "case"], n_boot, confidence, seed)

@@ -13,7 +13,6 @@ views with (B, 1, n, n, n) volumes in [-1, 1]:
 from __future__ import annotations
 
 import json
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +21,7 @@ import torch
 
 from components.atomic_write import atomic_path
 from components.drr.geometry import Geometry
-from components.models.folder import load_weights, read_config, save_folder
+from components.models.folder import load_weights, read_config, replace_folder
 from components.sampling.guided import initial_noise
 from components.sampling.samplers import make_sampler
 from components.x2ct.grid import VolumeGrid
@@ -51,14 +50,7 @@ class X2CTModel:
 
 def save_model(folder: str | Path, net: torch.nn.Module, config: dict) -> dict:
     """Weights and config.json into `folder`, which appears whole (and loads) or not at all."""
-    folder = Path(folder)
-    with atomic_path(folder) as tmp:
-        tmp.mkdir(parents=True)
-        written = save_folder(tmp, {WEIGHTS: net}, {"kind": "radrotator-x2ct", **config})
-        load_model(tmp)  # what was written must load
-        if folder.exists():  # the previous model goes only once its replacement is complete
-            shutil.rmtree(folder)
-    return written
+    return replace_folder(folder, {WEIGHTS: net}, {"kind": "radrotator-x2ct", **config}, load_model)
 
 
 def load_model(folder: str | Path, device: str = "cpu") -> X2CTModel:
