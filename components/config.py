@@ -329,6 +329,49 @@ class X2ctEvaluate(Section):
     guards: tuple[str, ...]
 
 
+# --- radiographs on request ---------------------------------------------------------------------------
+class GenerationData(Section):
+    out: str
+    image_size: int
+    oblique_deg: Number
+
+
+class Reader(Section):
+    channels: tuple[int, ...]
+    max_steps: int
+    batch_size: int
+    lr: Number
+
+
+class GenerateTrain(Section):
+    out: str
+    experiment: str
+    seed: int
+    max_steps: int
+    batch_size: int
+    lr: Number
+    ema_decay: Number
+    timesteps: int
+    label_drop_prob: Number
+    guidance_drop_prob: Number
+    unet: UNet
+    inference: Inference
+    reader: Reader
+
+
+class GenerateEvaluate(Section):
+    out: str
+    report: str
+    folds: tuple[int, ...]
+    images_per_ct: int
+    seed: int
+    bootstrap: int
+    confidence: Number
+    samples_per_label_set: int
+    primary: str
+    guards: tuple[str, ...]
+
+
 class Params(Section):
     profile: str
     synthetic: Synthetic
@@ -347,6 +390,9 @@ class Params(Section):
     biplanar: Biplanar
     x2ct: X2ct
     x2ct_evaluate: X2ctEvaluate
+    generation_data: GenerationData
+    generate_train: GenerateTrain
+    generate_evaluate: GenerateEvaluate
 
     def train_section(self, section: str | None = None) -> Train:
         """`train`, overridden by the section named (an ablation such as `train_no_rhs`)."""

@@ -179,6 +179,18 @@ def export_tiny_x2ct(folder: Path, voxels: int = 16, pixels: int = 32) -> Path:
     return folder
 
 
+def export_tiny_generator(folder: Path, image_size: int = 16) -> Path:
+    """An (untrained) tiny radiograph generator folder: two sampler steps."""
+    from components.generation.generator import save_generator
+    from components.generation.model import GeneratorConfig, build_generator
+
+    net = {"image_size": image_size, "channels": [8, 16], "attention_levels": [False, False], "num_res_blocks": 1,
+           "num_head_channels": 8, "norm_num_groups": 8}
+    save_generator(folder, build_generator(GeneratorConfig.from_dict(net)),
+                   {"net": net, "timesteps": 1000, "inference": {"sampler": "dpmsolver++", "steps": 2, "guidance": 2.0}})
+    return folder
+
+
 def file_hashes(folder: Path) -> dict[str, str]:
     """sha256 of every file under `folder`, by relative path: two runs' outputs compared file for file."""
     import hashlib

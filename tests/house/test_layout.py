@@ -15,7 +15,9 @@ from tests.house.imports import PACKAGES, ROOT, closure, direct_imports, module_
 STAGE_FLOWS = {"ct_pool": "flows.ct_pool", "drrs": "flows.drrs", "folds": "flows.folds",
                "xray_domain": "flows.xray_domain", "pose_regressor": "flows.pose_regressor", "train": "flows.train",
                "evaluate": "flows.evaluate", "promote": "flows.promote", "biplanar": "flows.biplanar",
-               "x2ct": "flows.x2ct", "x2ct_evaluate": "flows.x2ct_evaluate"}
+               "x2ct": "flows.x2ct", "x2ct_evaluate": "flows.x2ct_evaluate",
+               "generation_data": "flows.generation_data", "generate_train": "flows.generate_train",
+               "generate_evaluate": "flows.generate_evaluate"}
 ABLATION_FLOWS = {"train_no_rhs": "flows.train", "cyclegan": "flows.cyclegan", "evaluate_ablations": "flows.evaluate"}
 
 
