@@ -299,6 +299,31 @@ def ct_from_xrays(args) -> int:
     return 0
 
 
+def generate(args) -> int:
+    import torch
+
+    from components.generation.labels import Labels
+    from components.generation.registry import load_registered_generator
+    from components.generation.request import generate_to_folder
+    from components.project import PROJECT_ROOT
+    from components.sampling import requests
+
+    try:  # the request is checked before the model loads
+        steps, guidance = requests.check_steps(args.steps), requests.check_guidance(args.guidance)
+        labels = Labels(view=args.view, prosthesis=args.prosthesis, sex=args.sex, age=args.age, bmi=args.bmi)
+        torch.set_num_threads(args.threads or default_threads())
+        generator, loaded = load_registered_generator(args.model, PROJECT_ROOT)
+        print(f"model: {loaded}", file=sys.stderr)
+        record = generate_to_folder(generator, loaded, labels, args.n, args.seed, args.out, steps=steps,
+                                    guidance=guidance)
+    except (ValueError, FileNotFoundError, FileExistsError, LookupError) as err:
+        print(f"generate failed: {err}", file=sys.stderr)
+        return 1
+    print(f"wrote {len(record['images'])} images ({labels.caption()}; seeds {args.seed}–{args.seed + args.n - 1}) "
+          f"and generated.json, sheet.png in {args.out} (synthetic radiographs, research use only)")
+    return 0
+
+
 def video(args) -> int:
     import math
 
@@ -358,7 +383,8 @@ def info(args) -> int:
 def demo(args) -> int:
     from radrotator.demo import launch
 
-    return launch(args.model, args.host, args.port, args.threads or default_threads(), args.x2ct_model)
+    return launch(args.model, args.host, args.port, args.threads or default_threads(), args.x2ct_model,
+                  args.generator_model)
 
 
 def sweep(args) -> int:
@@ -474,6 +500,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, help="torch threads (default: free cores, at most 4)")
     p.set_defaults(func=ct_from_xrays)
 
+    p = sub.add_parser("generate", help="radiographs on request: synthetic pelvis radiographs for a label set")
+    p.add_argument("--view", choices=["ap", "oblique"], help="leave out: unknown (the model's null label)")
+    p.add_argument("--prosthesis", choices=["none", "right", "left", "both"], help="hip arthroplasty per side")
+    p.add_argument("--sex", choices=["f", "m"])
+    p.add_argument("--age", type=float, help="years")
+    p.add_argument("--bmi", type=float, help="kg/m²")
+    p.add_argument("--n", type=int, default=8, help="images (image k from seed + k)")
+    p.add_argument("--seed", type=int, default=0, help="the first image's seed")
+    p.add_argument("--out", required=True, help="folder: PNGs, generated.json (labels, seeds), sheet.png")
+    p.add_argument("--model", default="models:/radrotator-generator@champion",
+                   help="registry URI or a model folder (models/generator/generator)")
+    p.add_argument("--steps", type=int, help="sampler steps (default: the model's)")
+    p.add_argument("--guidance", type=float, help="classifier-free guidance (default: the model's)")
+    p.add_argument("--threads", type=int, help="torch threads (default: free cores, at most 4)")
+    p.set_defaults(func=generate)
+
     p = sub.add_parser("info", help="the model card: intended use, limits, evaluation, lineage")
     p.add_argument("--model", default="models:/radrotator@champion", help="registry URI or a model folder")
     p.set_defaults(func=info)
@@ -483,6 +525,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the model first shown; the page also offers @challenger and each version")
     p.add_argument("--x2ct-model", default="models:/radrotator-x2ct@champion",
                    help="the CT-from-two-radiographs model (registry URI or folder), loaded on first use")
+    p.add_argument("--generator-model", default="models:/radrotator-generator@champion",
+                   help="the radiograph generator (registry URI or folder), loaded on first use")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback only)")
     p.add_argument("--port", type=int, default=7860)
     p.add_argument("--threads", type=int, help="torch threads (default: free cores, at most 4)")

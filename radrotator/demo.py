@@ -112,21 +112,32 @@ def spread_map(views: list[np.ndarray]) -> np.ndarray:
     return quantise(colormaps["magma"](captioned)[..., :3])
 
 
-class X2CTShelf:
-    """The CT-from-two-radiographs model, loaded on first use (the rotation page works without one)."""
+class LazyModel:
+    """A model beside the rotation model (CT from two radiographs, the generator), loaded on first use: the
+    rotation page works without one. `load(spec, project_root)` returns (model, what was loaded)."""
 
-    def __init__(self, spec: str, project_root: str | Path) -> None:
-        self.spec, self.root = spec, Path(project_root)
+    def __init__(self, spec: str, project_root: str | Path, load) -> None:
+        self.spec, self.root, self.load = spec, Path(project_root), load
         self._loaded = None
         self._lock = threading.Lock()
 
     def get(self):
-        from components.x2ct.registry import load_x2ct
-
         with self._lock:
             if self._loaded is None:
-                self._loaded = load_x2ct(self.spec, self.root)
+                self._loaded = self.load(self.spec, self.root)
             return self._loaded
+
+
+def x2ct_shelf(spec: str, project_root: str | Path) -> LazyModel:
+    from components.x2ct.registry import load_x2ct
+
+    return LazyModel(spec, project_root, load_x2ct)
+
+
+def generator_shelf(spec: str, project_root: str | Path) -> LazyModel:
+    from components.generation.registry import load_registered_generator
+
+    return LazyModel(spec, project_root, load_registered_generator)
 
 
 def volume_figure(hu: np.ndarray, caption: list[str]) -> np.ndarray:
@@ -140,7 +151,7 @@ def volume_figure(hu: np.ndarray, caption: list[str]) -> np.ndarray:
     return quantise(with_caption(big, ["axial | coronal | sagittal (middle slices)", *caption]))
 
 
-def build(shelf: ModelShelf, out_dir: Path, x2ct: X2CTShelf | None = None):
+def build(shelf: ModelShelf, out_dir: Path, x2ct: LazyModel | None = None, generator: LazyModel | None = None):
     import gradio as gr
 
     from components.models.domain_guard import describe
@@ -210,6 +221,25 @@ def build(shelf: ModelShelf, out_dir: Path, x2ct: X2CTShelf | None = None):
         caption = [f"{loaded} · seed {int(seed)} · {hu.shape[0]}³ × {model.grid.spacing_mm:g} mm", NOTICE]
         return volume_figure(hu, caption), [str(path), str(sidecar)]
 
+    def generate_images(view: str, prosthesis: str, sex: str, age, bmi, n: float, seed: float, progress=gr.Progress()):
+        from components.generation.labels import UNKNOWN, Labels
+        from components.generation.request import generate_to_folder
+
+        if generator is None:
+            raise gr.Error("this page was started without a radiograph generator")
+        try:
+            labels = Labels(**{k: None if v in (UNKNOWN, None, "") else v
+                               for k, v in (("view", view), ("prosthesis", prosthesis), ("sex", sex))},
+                            age=None if age in (None, "") else float(age), bmi=None if bmi in (None, "") else float(bmi))
+            model, loaded = generator.get()
+            progress(0, desc=f"generating {int(n)}")
+            folder = Path(tempfile.mkdtemp(prefix="generated-", dir=out_dir))
+            record = generate_to_folder(model, loaded, labels, int(n), int(seed), folder)
+        except (ValueError, LookupError, FileNotFoundError) as err:
+            raise gr.Error(str(err).splitlines()[0]) from None
+        files = [str(folder / item["file"]) for item in record["images"]] + [str(folder / "generated.json")]
+        return str(folder / "sheet.png"), files
+
     with gr.Blocks(title="RadRotator — synthetic views, research use only", delete_cache=(600, 600)) as page:
         gr.Markdown(f"# RadRotator\n**⚠️ {MARK.capitalize()}.** Rotates the anatomy of one AP pelvis radiograph "
                     "by up to ±15° about x (left–right), y (antero-posterior) and z (head–foot).",
@@ -252,6 +282,21 @@ def build(shelf: ModelShelf, out_dir: Path, x2ct: X2CTShelf | None = None):
             slices = gr.Image(label="synthetic CT: middle slices", interactive=False, format="png",
                               elem_id="x2ct_slices")
             nifti = gr.File(label="NIfTI (HU) and its labels (JSON)", file_count="multiple", elem_id="x2ct_nifti")
+        with gr.Accordion("Radiographs on request (a label set → synthetic pelvis radiographs)", open=False):
+            with gr.Row():
+                gen_view = gr.Dropdown(["unknown", "ap", "oblique"], value="ap", label="view", elem_id="gen_view")
+                gen_prosthesis = gr.Dropdown(["unknown", "none", "right", "left", "both"], value="none",
+                                             label="hip prosthesis", elem_id="gen_prosthesis")
+                gen_sex = gr.Dropdown(["unknown", "f", "m"], value="unknown", label="sex", elem_id="gen_sex")
+                gen_age = gr.Number(value=None, label="age (years; empty: unknown)", elem_id="gen_age")
+                gen_bmi = gr.Number(value=None, label="BMI (empty: unknown)", elem_id="gen_bmi")
+            with gr.Row():
+                gen_n = gr.Slider(1, 16, value=4, step=1, label="images")
+                gen_seed = gr.Number(value=0, precision=0, label="first seed (image k: seed + k)")
+                gen_go = gr.Button("Generate", elem_id="gen_go")
+            gen_sheet = gr.Image(label="generated (labels, model, seeds, research-use mark)", interactive=False,
+                                 format="png", elem_id="gen_sheet")
+            gen_files = gr.File(label="labelled PNGs and generated.json", file_count="multiple", elem_id="gen_files")
         with gr.Accordion("Model card", open=False):
             card = gr.Markdown(shelf.card(shelf.first), elem_id="card")
 
@@ -264,11 +309,13 @@ def build(shelf: ModelShelf, out_dir: Path, x2ct: X2CTShelf | None = None):
         make.click(video, [upload, axis, frames, model], clip, api_name="video")
         model.change(shelf.card, model, card, api_name=False)
         reconstruct.click(ct_from_xrays, [ap_file, lateral_file, x2ct_seed], [slices, nifti], api_name="ct_from_xrays")
+        gen_go.click(generate_images, [gen_view, gen_prosthesis, gen_sex, gen_age, gen_bmi, gen_n, gen_seed],
+                     [gen_sheet, gen_files], api_name="generate")
     return page.queue(default_concurrency_limit=1, max_size=QUEUE_SIZE)
 
 
-def launch(model: str, host: str, port: int, threads: int,
-           x2ct_model: str = "models:/radrotator-x2ct@champion") -> int:
+def launch(model: str, host: str, port: int, threads: int, x2ct_model: str = "models:/radrotator-x2ct@champion",
+           generator_model: str = "models:/radrotator-generator@champion") -> int:
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     import gradio as gr
     import torch
@@ -277,7 +324,8 @@ def launch(model: str, host: str, port: int, threads: int,
 
     torch.set_num_threads(threads)
     out_dir = Path(tempfile.mkdtemp(prefix="radrotator-demo-"))
-    page = build(ModelShelf(model, PROJECT_ROOT), out_dir, X2CTShelf(x2ct_model, PROJECT_ROOT))
+    page = build(ModelShelf(model, PROJECT_ROOT), out_dir, x2ct_shelf(x2ct_model, PROJECT_ROOT),
+                 generator_shelf(generator_model, PROJECT_ROOT))
     print(f"RadRotator demo on http://{host}:{port} (model {model}; {threads} threads; Ctrl-C stops it)")
     theme = gr.themes.Default(font=["ui-sans-serif", "system-ui", "sans-serif"],  # no web fonts: works offline
                               font_mono=["ui-monospace", "monospace"])

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import export_tiny_model, export_tiny_x2ct
+from tests.conftest import export_tiny_generator, export_tiny_model, export_tiny_x2ct
 from tests.processes import free_port, served
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,9 +42,9 @@ def demo(tmp_path_factory):
            "GRADIO_ANALYTICS_ENABLED": "False"}
     if os.environ.get("RADROTATOR_DEMO_MODEL", "").startswith("models:/"):
         env.pop("MLFLOW_TRACKING_URI")  # the project's registry
-    x2ct = str(export_tiny_x2ct(tmp / "x2ct"))
-    cmd = [sys.executable, "-m", "radrotator.cli", "demo", "--model", model, "--x2ct-model", x2ct, "--port", str(port),
-           "--threads", "1"]
+    x2ct, generator = str(export_tiny_x2ct(tmp / "x2ct")), str(export_tiny_generator(tmp / "generator"))
+    cmd = [sys.executable, "-m", "radrotator.cli", "demo", "--model", model, "--x2ct-model", x2ct,
+           "--generator-model", generator, "--port", str(port), "--threads", "1"]
     with served(cmd, f"http://127.0.0.1:{port}/", env, ROOT, timeout=120):
         yield f"http://127.0.0.1:{port}/"
 
@@ -129,3 +129,23 @@ def test_the_api_reconstructs_a_labelled_ct_from_two_views(demo, tmp_path):
     assert Image.open(figure).size[0] > 3 * 16 * 8  # three slices, enlarged, with a caption
     with pytest.raises(AppError, match="both views"):
         client.predict(handle_file(str(SAMPLE)), None, 0, api_name="/ct_from_xrays")
+
+
+def test_the_api_generates_labelled_radiographs_for_a_label_set(demo, tmp_path):
+    import json
+
+    from gradio_client import Client
+    from gradio_client.exceptions import AppError
+
+    from components.sampling.labels import read_labels
+
+    client = Client(demo, verbose=False, download_files=str(tmp_path))
+    sheet, files = client.predict("oblique", "left", "f", 70, None, 3, 9, api_name="/generate")
+    listed = json.loads(Path(next(f for f in files if f.endswith("generated.json"))).read_text())
+    assert [i["seed"] for i in listed["images"]] == [9, 10, 11]
+    assert listed["labels"] == {"view": "oblique", "prosthesis": "left", "sex": "f", "age": 70.0, "bmi": "unknown"}
+    pngs = sorted(f for f in files if f.endswith(".png"))
+    assert len(pngs) == 3 and "research use only" in read_labels(pngs[0])["Disclaimer"]
+    assert Image.open(sheet).size[0] > 3 * 128  # three tiles, labelled
+    with pytest.raises(AppError, match="age 200"):
+        client.predict("ap", "none", "unknown", 200, None, 1, 0, api_name="/generate")
