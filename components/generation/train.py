@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import lightning as L
@@ -40,15 +41,18 @@ class LabelledImages(Dataset):
         return {"image": self.images[i], "labels": self.labels[i]}
 
 
-def fit(module: L.LightningModule, images: Images, steps: int, batch_size: int, seed: int) -> tuple[dict, float]:
-    """Train `module` in place (no flips: a flip would swap the prosthesis sides); its final losses and seconds."""
+def fit(build: Callable[[], L.LightningModule], images: Images, steps: int, batch_size: int,
+        seed: int) -> tuple[L.LightningModule, dict, float]:
+    """The module `build` makes, trained (no flips: a flip would swap the prosthesis sides), with its final losses
+    and seconds. The seed is set before the module is built: its initial weights are drawn from it too."""
     L.seed_everything(seed, workers=True)
+    module = build()
     loader = DataLoader(LabelledImages(*images.tensors()), batch_size=batch_size, shuffle=True, drop_last=True,
                         generator=torch.Generator().manual_seed(seed))
     trainer = make_trainer(steps, bf16=True, enable_checkpointing=False, log_every_n_steps=10)
     start = time.perf_counter()
     trainer.fit(module, loader)
-    return {k: float(v) for k, v in trainer.callback_metrics.items()}, time.perf_counter() - start
+    return module, {k: float(v) for k, v in trainer.callback_metrics.items()}, time.perf_counter() - start
 
 
 def generator_config(params: Params) -> dict:
@@ -65,17 +69,19 @@ def train_generation(params: Params, project_root: Path) -> dict:
     out.mkdir(parents=True, exist_ok=True)
 
     config = generator_config(params)
-    module = GeneratorModule(config["net"], config["lr"], config["ema_decay"], config["timesteps"],
-                             config["label_drop_prob"], config["guidance_drop_prob"])
-    final, seconds = fit(module, images, cfg.max_steps, cfg.batch_size, cfg.seed)
+    module, final, seconds = fit(lambda: GeneratorModule(config["net"], config["lr"], config["ema_decay"],
+                                                         config["timesteps"], config["label_drop_prob"],
+                                                         config["guidance_drop_prob"]),
+                                 images, cfg.max_steps, cfg.batch_size, cfg.seed)
     training = {"steps": cfg.max_steps, "images": len(images), "cts": len(set(images.ct_ids)),
                 "parameters": count_parameters(module.net), "final": final}
     save_generator(out / GENERATOR, module.ema.module, {**config, "training": training})
     print(f"generator: {cfg.max_steps} steps in {seconds:.0f} s")
 
     reader_cfg = cfg.reader
-    reader = ReaderModule(size, tuple(reader_cfg.channels), float(reader_cfg.lr))
-    reader_final, reader_seconds = fit(reader, images, reader_cfg.max_steps, reader_cfg.batch_size, cfg.seed)
+    reader, reader_final, reader_seconds = fit(lambda: ReaderModule(size, tuple(reader_cfg.channels),
+                                                                    float(reader_cfg.lr)),
+                                               images, reader_cfg.max_steps, reader_cfg.batch_size, cfg.seed)
     save_reader(out / READER, reader.net, size, reader_cfg.channels,
                 {"training": {"steps": reader_cfg.max_steps, "final": reader_final}})
     print(f"reader: {reader_cfg.max_steps} steps in {reader_seconds:.0f} s")
